@@ -1,0 +1,41 @@
+# skweights developer commands. Everything runs inside a local virtual environment (.venv)
+# created from the project's own pyproject.toml, so a fresh machine needs only python3.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format docs bench clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.cfg
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## The main job on the embedded default: train a small zoo on scikit-learn's digits (cached),
+## fit LayerStatistics + LightGBM, print R² and Kendall τ on a held-out split, save the plot.
+demo: $(STAMP)
+	$(VENV)/bin/skweights demo
+
+## Lint + the whole test suite (what CI runs).
+test: $(STAMP)
+	$(VENV)/bin/ruff check skweights tests benchmarks examples
+	$(VENV)/bin/ruff format --check skweights tests benchmarks examples
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check skweights tests benchmarks examples
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix skweights tests benchmarks examples
+	$(VENV)/bin/ruff format skweights tests benchmarks examples
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_features.py --quick
+	$(PY) benchmarks/bench_zoo.py --quick
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache build *.egg-info

@@ -1,0 +1,296 @@
+"""Tests for `skweights.search`: the paper's spaces and the resumable, shareable CV search."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+from sklearn.base import clone
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+from skweights.models._gbm import EarlyStoppingLGBMRegressor
+from skweights.search import (
+    PAPER_SPACES,
+    WeightSearchCV,
+    gbm_space,
+    logit_linear_space,
+    mlp_space,
+    search_report,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+RIDGE_SPACE = {"alpha": FloatDistribution(1e-3, 100.0, log=True)}
+
+
+def _data(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = X @ [1.0, -1.0, 0.5] + 0.5 * rng.normal(size=n)
+    return X, y
+
+
+def _complete(study):
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+# ------------------------------------------------------------------------------------ spaces
+def test_gbm_space_matches_paper_a4_and_switches_colsample_on_width():
+    space = gbm_space(4970)
+    assert (space["num_leaves"].low, space["num_leaves"].high) == (20, 1000)
+    assert (space["max_depth"].low, space["max_depth"].high) == (5, 15)
+    assert space["learning_rate"].log and space["learning_rate"].low == 1e-2
+    assert space["max_bin"].choices == (63, 127, 255)
+    assert space["subsample_freq"].choices == (1,)
+    assert space["colsample_bytree"] == FloatDistribution(1e-2, 1e-1, log=True)
+    assert gbm_space(1000)["colsample_bytree"] == FloatDistribution(0.7, 1.0)
+    assert gbm_space(50, high_dimensional_threshold=10)["colsample_bytree"].log
+    assert "colsample_bytree" not in gbm_space()
+
+
+def test_spaces_are_fresh_copies_of_the_read_only_paper_ranges():
+    space = mlp_space()
+    space["n_layers"] = FloatDistribution(0, 1)
+    assert PAPER_SPACES["mlp"]["n_layers"].high == 9
+    with pytest.raises(TypeError):
+        PAPER_SPACES["mlp"]["n_layers"] = None
+
+
+def test_mlp_and_logit_linear_spaces_name_real_constructor_parameters():
+    from skweights.models._logit_linear import LogitLinearRegressor
+    from skweights.models._mlp import WeightMLP
+
+    assert set(mlp_space()) <= set(WeightMLP().get_params())
+    assert mlp_space()["learning_rate"] == FloatDistribution(1e-2, 0.5, log=True)
+    for solver in ("lbfgs", "adam"):
+        assert set(logit_linear_space(solver)) <= set(LogitLinearRegressor().get_params())
+    assert logit_linear_space()["alpha"] == FloatDistribution(1e-8, 1e-3, log=True)
+
+
+# ------------------------------------------------------------------------------------ search
+def test_cv_results_are_one_row_per_completed_trial_and_refit_uses_the_best():
+    X, y = _data()
+    search = WeightSearchCV(Ridge(), RIDGE_SPACE, n_trials=6, random_state=0).fit(X, y)
+    res = search.cv_results_
+    assert search.n_trials_ == 6 and len(res["params"]) == 6
+    splits = np.column_stack([res[f"split{k}_test_score"] for k in range(3)])
+    np.testing.assert_allclose(res["mean_test_score"], splits.mean(axis=1))
+    np.testing.assert_allclose(res["std_test_score"], splits.std(axis=1))
+    assert res["rank_test_score"][search.best_index_] == 1
+    assert search.best_score_ == res["mean_test_score"].max()
+    assert search.best_params_ == res["params"][search.best_index_]
+    assert search.best_estimator_.alpha == search.best_params_["alpha"]
+    np.testing.assert_allclose(search.predict(X), search.best_estimator_.predict(X))
+    assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
+    assert len(search_report(search)) == 6
+
+
+def test_best_score_is_the_kendall_tau_on_seeded_shuffled_folds():
+    from skweights.metrics import kendall_tau_scorer
+
+    X, y = _data()
+    search = WeightSearchCV(
+        Ridge(), RIDGE_SPACE, n_trials=3, scoring=kendall_tau_scorer, random_state=7
+    ).fit(X, y)
+    expected = cross_val_score(
+        Ridge(**search.best_params_),
+        X,
+        y,
+        cv=KFold(3, shuffle=True, random_state=7),
+        scoring=kendall_tau_scorer,
+    )
+    assert search.best_score_ == pytest.approx(expected.mean())
+
+
+def test_seeded_random_sampler_is_reproducible():
+    X, y = _data()
+
+    def params(seed):
+        search = WeightSearchCV(
+            Ridge(), RIDGE_SPACE, n_trials=3, sampler="random", random_state=seed, refit=False
+        )
+        return search.fit(X, y).cv_results_["params"]
+
+    assert params(1) == params(1)
+    assert params(1) != params(2)
+
+
+def test_pipeline_step_prefix_and_gbm_width_after_the_preceding_steps():
+    X, y = _data(80)
+    pipe = make_pipeline(
+        PolynomialFeatures(degree=2),  # 3 -> 10 features, above the threshold of 5
+        EarlyStoppingLGBMRegressor(n_estimators=15, stopping_rounds=3, random_state=0),
+    )
+    space = functools.partial(gbm_space, high_dimensional_threshold=5)
+    search = WeightSearchCV(pipe, space, n_trials=2, step="earlystoppinglgbmregressor")
+    search.fit(X, y)
+    colsample = search.best_params_["earlystoppinglgbmregressor__colsample_bytree"]
+    assert 0.01 <= colsample <= 0.1
+    assert search.best_estimator_[-1].colsample_bytree == colsample
+    assert search.best_estimator_[-1].subsample_freq == 1
+
+
+def test_named_gbm_space_on_a_plain_estimator_uses_the_input_width():
+    X, y = _data(80)
+    model = EarlyStoppingLGBMRegressor(n_estimators=10, stopping_rounds=3, random_state=0)
+    search = WeightSearchCV(make_pipeline(StandardScaler(), model), "gbm", n_trials=2).fit(X, y)
+    params = search.cv_results_["params"]
+    assert all(0.7 <= p["earlystoppinglgbmregressor__colsample_bytree"] <= 1 for p in params)
+    assert all(
+        round(p["earlystoppinglgbmregressor__subsample"] * 10) in range(1, 11) for p in params
+    )
+
+
+def test_unknown_step_and_failing_trials_raise_clear_errors():
+    X, y = _data()
+    with pytest.raises(ValueError, match="step 'nope' not found"):
+        WeightSearchCV(make_pipeline(Ridge()), RIDGE_SPACE, step="nope", n_trials=1).fit(X, y)
+    bad = {"alpha": FloatDistribution(-2.0, -1.0)}  # Ridge rejects negative alpha
+    with pytest.raises(ValueError, match="no completed trial"):
+        WeightSearchCV(Ridge(), bad, n_trials=2).fit(X, y)
+
+
+def test_clone_keeps_parameters():
+    search = WeightSearchCV(Ridge(), "gbm", n_trials=7, storage="sqlite:///x.db")
+    params = clone(search).get_params(deep=False)
+    assert params["n_trials"] == 7 and params["storage"] == "sqlite:///x.db"
+
+
+# ---------------------------------------------------------------------- storage and resume
+def test_resume_on_sqlite_keeps_finished_trials_and_runs_only_the_rest(tmp_path):
+    X, y = _data()
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    ran = []
+
+    def search(n_trials):
+        return WeightSearchCV(
+            Ridge(),
+            RIDGE_SPACE,
+            n_trials=n_trials,
+            storage=storage,
+            study_name="resume",
+            random_state=0,
+            callbacks=[lambda study, trial: ran.append(trial.number)],
+        ).fit(X, y)
+
+    first = search(2)  # the "interrupted" search
+    assert ran == [0, 1]
+    before = first.cv_results_["params"]
+    resumed = search(4)
+    assert ran == [0, 1, 2, 3]
+    assert resumed.n_trials_ == 4 and resumed.cv_results_["params"][:2] == before
+    search(4)  # nothing left to run: only the refit
+    assert ran == [0, 1, 2, 3]
+    with pytest.warns(UserWarning, match="different search space"):
+        WeightSearchCV(
+            Ridge(),
+            {"alpha": FloatDistribution(1.0, 2.0)},
+            n_trials=4,
+            storage=storage,
+            study_name="resume",
+        ).fit(X, y)
+
+
+_WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    from optuna.distributions import FloatDistribution
+    from sklearn.linear_model import Ridge
+    from skweights.search import WeightSearchCV
+
+    class SlowRidge(Ridge):
+        def fit(self, X, y, sample_weight=None):
+            time.sleep(float(sys.argv[4]))
+            return super().fit(X, y, sample_weight)
+
+    storage, n_trials, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -1.0, 0.5] + 0.5 * rng.normal(size=60)
+    ready = out + ".ready"
+    open(ready, "w").close()
+    if len(sys.argv) > 5:  # wait until the other worker is ready too
+        while not all(__import__("os").path.exists(p) for p in sys.argv[5:]):
+            time.sleep(0.05)
+    done = []
+    def record(study, trial):
+        done.append(trial.number)
+        with open(out, "w") as f:
+            json.dump(done, f)
+    WeightSearchCV(
+        SlowRidge(), {"alpha": FloatDistribution(1e-3, 100.0, log=True)}, n_trials=n_trials,
+        storage=storage, study_name="shared", callbacks=[record], refit=False,
+    ).fit(X, y)
+    """
+)
+
+
+def _worker(tmp_path, storage, n_trials, name, sleep, wait_for=()):
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    out = tmp_path / f"{name}.json"
+    cmd = [sys.executable, str(script), storage, str(n_trials), str(out), str(sleep)]
+    cmd += [str(tmp_path / f"{other}.json.ready") for other in wait_for]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env), out
+
+
+def test_sigkilled_search_resumes_with_the_remaining_trials(tmp_path):
+    X, y = _data()
+    storage = f"sqlite:///{tmp_path / 'killed.db'}"
+    proc, out = _worker(tmp_path, storage, 4, "killed", sleep=0.3)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and len(json.loads(out.read_text() or "[]")) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    study = optuna.load_study(study_name="shared", storage=storage)
+    kept = [t.number for t in _complete(study)]
+    assert 2 <= len(kept) < 4, "the worker must be killed mid-search"
+    ran = []
+    search = WeightSearchCV(
+        Ridge(),
+        RIDGE_SPACE,
+        n_trials=4,
+        storage=storage,
+        study_name="shared",
+        callbacks=[lambda study, trial: ran.append(trial.number)],
+    ).fit(X, y)
+    assert len(ran) == 4 - len(kept)
+    assert sorted(search.cv_results_["trial_number"]) == sorted(kept + ran)
+    assert search.n_trials_ == 4
+
+
+def test_two_worker_processes_share_one_journal_study(tmp_path):
+    storage = f"journal:///{tmp_path / 'shared.log'}"
+    n_trials = 6
+    a, out_a = _worker(tmp_path, storage, n_trials, "a", 0.05, wait_for=("b",))
+    b, out_b = _worker(tmp_path, storage, n_trials, "b", 0.05, wait_for=("a",))
+    assert a.wait(timeout=120) == 0 and b.wait(timeout=120) == 0
+    done_a, done_b = json.loads(out_a.read_text()), json.loads(out_b.read_text())
+    assert done_a and done_b, "both workers must have run trials"
+    assert set(done_a).isdisjoint(done_b)
+    from skweights.search import make_storage
+
+    study = optuna.load_study(study_name="shared", storage=make_storage(storage))
+    numbers = sorted(t.number for t in _complete(study))
+    assert numbers == sorted(done_a + done_b)
+    # each worker stops once the study holds n_trials; a trial in flight may finish on top
+    assert n_trials <= len(numbers) <= n_trials + 1
