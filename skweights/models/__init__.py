@@ -2,10 +2,20 @@
 
 ``LogitLinearRegressor`` needs only numpy/scipy. ``WeightMLP`` trains a Keras 3 network, but
 Keras is imported only when it is fitted or unpickled, so ``import skweights.models`` stays light.
-The paper's third predictor, gradient boosting, is ``lightgbm.LGBMRegressor`` used directly.
+The paper's third predictor, gradient boosting, is ``lightgbm.LGBMRegressor`` used directly, or
+``EarlyStoppingLGBMRegressor`` (imported on first use) which early-stops on a validation fraction
+carved from its training data.
 """
 
 from ._logit_linear import LogitLinearRegressor
 from ._mlp import WeightMLP
 
-__all__ = ["LogitLinearRegressor", "WeightMLP"]
+__all__ = ["EarlyStoppingLGBMRegressor", "LogitLinearRegressor", "WeightMLP"]
+
+
+def __getattr__(name: str):
+    if name == "EarlyStoppingLGBMRegressor":
+        from ._gbm import EarlyStoppingLGBMRegressor
+
+        return EarlyStoppingLGBMRegressor
+    raise AttributeError(f"module 'skweights.models' has no attribute {name!r}")

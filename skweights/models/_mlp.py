@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 
 import numpy as np
 from scipy.special import expit
@@ -47,12 +48,12 @@ def _keras():
 class WeightMLP(RegressorMixin, BaseEstimator):
     """Fully-connected ReLU network with a sigmoid output, trained on squared error (Keras 3).
 
-    The paper's DNN accuracy predictor (Unterthiner et al. 2020, appendices A.3 and A.4): ``n_layers``
-    dense ReLU layers of ``n_units`` units with dropout and an l2 penalty on every kernel, biases
-    initialised to zero, and a one-unit sigmoid output layer. Inputs are standardised per column
-    inside the estimator (``standardize=True``; the paper does not say how it scaled its inputs,
-    and raw network weights have tiny scales). The sigmoid output is mapped onto
-    ``output_range`` (test accuracies: ``(0, 1)``).
+    The paper's DNN accuracy predictor (Unterthiner et al. 2020, appendices A.3 and A.4):
+    ``n_layers`` dense ReLU layers of ``n_units`` units with dropout and an l2 penalty on every
+    kernel, biases initialised to zero, and a one-unit sigmoid output layer. Inputs are
+    standardised per column inside the estimator (``standardize=True``; the paper does not say
+    how it scaled its inputs, and raw network weights have tiny scales). The sigmoid output is
+    mapped onto ``output_range`` (test accuracies: ``(0, 1)``).
 
     Early stopping (``early_stopping=True``) holds out ``validation_fraction`` of the *training*
     data, monitors the mean squared error on it after every epoch and restores the best weights.
@@ -75,6 +76,8 @@ class WeightMLP(RegressorMixin, BaseEstimator):
         Keras optimiser.
     batch_size : int, default=128
         Mini-batch size (paper: 64, 128, 256 or 512); capped at the number of training rows.
+        All batches have this size (the last batch of an epoch is completed with randomly
+        drawn training rows), so the training step is compiled once.
     initializer : {"glorot_normal", "he_normal", "orthogonal", "normal", "truncated_normal"}, \
             default="glorot_normal"
         Kernel initialiser. Biases start at zero.
@@ -344,10 +347,12 @@ class WeightMLP(RegressorMixin, BaseEstimator):
 
     # Pickling: store the Keras model as its config and weights, rebuilt on load.
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: never detach model_ from self
         model = state.pop("model_", None)
         if model is not None:
-            state["_model_config"] = model.to_json()
+            with warnings.catch_warnings():  # Keras' Variable.numpy() under numpy 2
+                warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+                state["_model_config"] = model.to_json()
             state["_model_weights"] = _get_weights(model)
         return state
 

@@ -1,0 +1,332 @@
+"""`generate_zoo`: resumable, sharded, parallel generation of a zoo in the Small CNN Zoo format.
+
+The run set is fully determined by ``(dataset, n_networks, seed, ranges, architecture, epochs,
+checkpoints, batch_size, group_size)``. Networks are grouped by ``(train_fraction, activation)``
+(same number of steps, same compiled program), each group is trained by `train_group` and written
+atomically as a shard ``OUT/.shards/group-XXXXX.npz``. Existing shards are skipped on restart. At
+the end the shards are assembled, rows ordered by run index then step, into ``weights.npy``,
+``metrics.csv.gz`` and ``layout.csv`` with `skweights._format.write_zoo`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skweights.zoo._architecture import min_image_size, param_shapes
+from skweights.zoo._hyperparameters import resolve_ranges, sample_hyperparameters
+
+SHARD_DIR = ".shards"
+MANIFEST = "manifest.json"
+
+
+def default_checkpoints(epochs: int, epochs_between_checkpoints: int | None = None) -> list[int]:
+    """Checkpoint epochs of the released code: 0, 1, 2, 3, every k-th epoch, and the last.
+
+    ``k`` defaults to the released ratio (20 of 86 epochs), rounded, at least 1.
+
+    Examples
+    --------
+    >>> default_checkpoints(86, 20)
+    [0, 1, 2, 3, 20, 40, 60, 80, 86]
+    >>> default_checkpoints(18)
+    [0, 1, 2, 3, 4, 8, 12, 16, 18]
+    """
+    k = epochs_between_checkpoints or default_epochs_between_checkpoints(epochs)
+    return sorted({e for e in range(epochs) if e < 4 or e % k == 0} | {epochs})
+
+
+def default_epochs_between_checkpoints(epochs: int) -> int:
+    return max(1, round(epochs * 20 / 86))
+
+
+def plan_groups(configs: Sequence[Mapping[str, Any]], group_size: int) -> list[list[int]]:
+    """Deterministic groups: run indices sorted by (train_fraction, index), cut every group_size.
+
+    Networks of one fraction have the same number of steps, so sorting keeps padded steps to
+    the few groups at fraction boundaries.
+
+    Examples
+    --------
+    >>> cfg = [{"train_fraction": f} for f in (1.0, 0.1, 1.0)]
+    >>> plan_groups(cfg, 2)
+    [[1, 0], [2]]
+    """
+    order = sorted(range(len(configs)), key=lambda i: (float(configs[i]["train_fraction"]), i))
+    return [order[i : i + group_size] for i in range(0, len(order), group_size)]
+
+
+def _images(dataset: str, data_home):
+    from skweights.zoo._images import load_images
+
+    return load_images(dataset, data_home=data_home)
+
+
+def _limit_threads():
+    """One XLA/BLAS thread in worker processes (two 1-thread workers beat one 2-thread one)."""
+    if "jax" not in __import__("sys").modules:
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "")
+            + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
+
+
+def _train_shard(
+    shard: str, configs, dataset, data_home, epochs, checkpoints, batch_size, single_thread, pad_to
+):
+    if single_thread:
+        _limit_threads()
+    from skweights.zoo._trainer import train_group
+
+    images = _images(dataset, data_home)
+    result = train_group(configs, images, epochs, checkpoints, batch_size, pad_to=pad_to)
+    shard = Path(shard)
+    fd, tmp = tempfile.mkstemp(dir=shard.parent, prefix=shard.name, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **result)
+        os.replace(tmp, shard)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return len(configs)
+
+
+def generate_zoo(
+    out: str | os.PathLike,
+    dataset: str = "digits",
+    n_networks: int = 200,
+    epochs: int = 18,
+    seed: int = 0,
+    workers: int = 1,
+    group_size: int = 64,
+    checkpoints: Sequence[int] | None = None,
+    epochs_between_checkpoints: int | None = None,
+    n_layers: int = 3,
+    n_units: int = 16,
+    batch_size: int = 128,
+    hyperparameter_ranges: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    backend: str | None = None,
+    data_home: str | os.PathLike | None = None,
+) -> Path:
+    """Train a zoo of CNNs and write it in the Small CNN Zoo format.
+
+    Hyperparameters are sampled from paper A.2 (`sample_hyperparameters`), one seed per network.
+    Networks are trained in vectorised groups (`group_size` at a time), each finished group is
+    written atomically to ``out/.shards/``; a killed generation restarted with the same arguments
+    continues where it stopped and gives the same files as an uninterrupted one.
+
+    Parameters
+    ----------
+    out : path-like
+        Output directory (``weights.npy``, ``metrics.csv.gz``, ``layout.csv``).
+    dataset : str, default="digits"
+        Name understood by `skweights.zoo._images.load_images` ("digits", "mnist_5k", ...).
+    n_networks : int, default=200
+    epochs : int, default=18
+        Training epochs (the paper: 18; the released zoo: 86).
+    seed : int, default=0
+        Seed of the hyperparameter sample (and thereby of everything).
+    workers : int, default=1
+        Parallel joblib jobs. Each worker runs single-threaded XLA when ``workers > 1``.
+    group_size : int, default=64
+        Networks trained at once (memory grows linearly, ~20 MB per network on digits).
+    checkpoints : sequence of int or None, default=None
+        Epochs recorded; None: `default_checkpoints(epochs, epochs_between_checkpoints)`.
+    epochs_between_checkpoints : int or None, default=None
+        None: ``round(epochs * 20 / 86)`` (the released ratio), at least 1.
+    n_layers, n_units : int, default=3, 16
+        Architecture (a different one gets its own layout).
+    batch_size : int, default=128
+        Mini-batch size; a network uses ``min(batch_size, size of its training subset)`` and
+        drops the last partial batch (the released code: 512 on 60k images; 128 suits the
+        ~1200 digits training images).
+    hyperparameter_ranges : mapping or None, default=None
+        Overrides of `skweights.zoo.HYPERPARAMETER_RANGES`.
+    progress : bool, default=True
+        Show a tqdm progress bar of networks trained.
+    backend : str or None, default=None
+        joblib backend ("loky", "threading", "dask", ...); None: joblib's default (or the one
+        active in a ``joblib.parallel_config`` context).
+    data_home : path-like or None, default=None
+        Passed to `load_images`.
+
+    Returns
+    -------
+    out : Path
+        The zoo directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skweights.datasets import load_zoo  # doctest: +SKIP
+    >>> path = generate_zoo(tempfile.mkdtemp(), n_networks=4, epochs=1, progress=False)
+    >>> sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    ['layout.csv', 'metrics.csv.gz', 'weights.npy']
+    """
+    import joblib
+    import pandas as pd
+
+    from skweights._format import write_zoo
+    from skweights.zoo._architecture import cnn_layout
+
+    for name, value, low in (
+        ("n_networks", n_networks, 1),
+        ("epochs", epochs, 1),
+        ("workers", workers, 1),
+        ("group_size", group_size, 1),
+        ("batch_size", batch_size, 1),
+        ("n_layers", n_layers, 1),
+        ("n_units", n_units, 1),
+    ):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    ebc = epochs_between_checkpoints or default_epochs_between_checkpoints(epochs)
+    ckpts = sorted(
+        {
+            int(c)
+            for c in (checkpoints if checkpoints is not None else default_checkpoints(epochs, ebc))
+        }
+    )
+    if not ckpts or ckpts[0] < 0 or ckpts[-1] > epochs:
+        raise ValueError(f"checkpoints must be epochs in [0, {epochs}], got {ckpts}.")
+    ranges = resolve_ranges(hyperparameter_ranges)
+    images = _images(dataset, data_home)
+    side = min(images.x_train.shape[1:3])
+    if side < min_image_size(n_layers):
+        raise ValueError(
+            f"{n_layers} conv layers need images of at least {min_image_size(n_layers)} pixels, "
+            f"dataset {dataset!r} has {images.x_train.shape[1:3]}."
+        )
+    shapes = param_shapes(n_layers, n_units, images.x_train.shape[-1], int(images.n_classes))
+    layout = cnn_layout(n_layers, n_units, images.x_train.shape[-1], int(images.n_classes))
+    del images
+
+    configs = sample_hyperparameters(n_networks, seed, ranges)
+    for c in configs:
+        c["num_layers"], c["num_units"] = n_layers, n_units
+    groups = plan_groups(configs, group_size)
+
+    out = Path(out)
+    shard_dir = out / SHARD_DIR
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "dataset": dataset,
+        "n_networks": n_networks,
+        "epochs": epochs,
+        "seed": seed,
+        "group_size": group_size,
+        "checkpoints": ckpts,
+        "n_layers": n_layers,
+        "n_units": n_units,
+        "batch_size": batch_size,
+        "ranges": {k: list(v) for k, v in ranges.items()},
+    }
+    mpath = shard_dir / MANIFEST
+    if mpath.exists():
+        old = json.loads(mpath.read_text())
+        if old != json.loads(json.dumps(manifest)):
+            raise ValueError(
+                f"{out} holds shards of a different generation ({old}); expected {manifest}. "
+                "Use another output directory or delete it."
+            )
+    else:
+        from skweights._format import atomic_write_text
+
+        atomic_write_text(mpath, json.dumps(manifest, indent=1))
+
+    shard_paths = [shard_dir / f"group-{g:05d}.npz" for g in range(len(groups))]
+    todo = [g for g in range(len(groups)) if not shard_paths[g].exists()]
+    single = workers > 1
+    tasks = (
+        joblib.delayed(_train_shard)(
+            str(shard_paths[g]),
+            [configs[i] for i in groups[g]],
+            dataset,
+            None if data_home is None else str(data_home),
+            epochs,
+            ckpts,
+            batch_size,
+            single,
+            min(group_size, n_networks),
+        )
+        for g in todo
+    )
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=n_networks,
+            initial=n_networks - sum(len(groups[g]) for g in todo),
+            unit="net",
+            desc=f"zoo {dataset}",
+        )
+    try:
+        if todo:
+            kw = {"n_jobs": workers, "return_as": "generator_unordered"}
+            if backend is not None:
+                kw["backend"] = backend
+            for done in joblib.Parallel(**kw)(tasks):
+                if bar is not None:
+                    bar.update(done)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    # assemble: rows by run index then step
+    weights, frames = [], []
+    for g, members in enumerate(groups):
+        with np.load(shard_paths[g], allow_pickle=False) as z:
+            shard = {k: z[k] for k in z.files}
+        run = np.asarray(members)[shard["network"]]
+        frame = pd.DataFrame(
+            {
+                k: shard[k]
+                for k in ("step", "test_accuracy", "test_loss", "train_accuracy", "train_loss")
+            }
+        )
+        frame.insert(0, "run", run)
+        weights.append(shard["weights"])
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    w = np.concatenate(weights)
+    order = np.lexsort((frame["step"].to_numpy(), frame["run"].to_numpy()))
+    frame = frame.iloc[order].reset_index(drop=True)
+    w = w[order]
+    cfg = pd.DataFrame(configs).iloc[frame["run"].to_numpy()].reset_index(drop=True)
+    metrics = pd.DataFrame(
+        {
+            "config.activation": cfg["activation"],
+            "config.b_init": cfg["b_init"],
+            "config.dataset": dataset,
+            "config.dnn_architecture": "cnn",
+            "config.dropout": cfg["dropout"],
+            "config.epochs": epochs,
+            "config.epochs_between_checkpoints": ebc,
+            "config.init_std": cfg["init_std"],
+            "config.l2reg": cfg["l2reg"],
+            "config.learning_rate": cfg["learning_rate"],
+            "config.num_layers": n_layers,
+            "config.num_units": n_units,
+            "config.optimizer": cfg["optimizer"],
+            "config.random_seed": cfg["random_seed"],
+            "config.train_fraction": cfg["train_fraction"],
+            "config.w_init": cfg["w_init"],
+            "modeldir": [f"{dataset}/run-{r:06d}" for r in frame["run"]],
+            "step": frame["step"].astype(int),
+            "test_accuracy": frame["test_accuracy"],
+            "test_loss": frame["test_loss"],
+            "train_accuracy": frame["train_accuracy"],
+            "train_loss": frame["train_loss"],
+        }
+    )
+    assert w.shape[1] == sum(int(np.prod(s)) for _, s in shapes)
+    return write_zoo(out, w, metrics, layout)

@@ -1,0 +1,605 @@
+"""Vectorised trainer: N zoo CNNs trained at once in JAX.
+
+The parameters of N networks are stacked on a leading axis; convolutions are patch extraction
+(strided slices) plus a batched matrix product (a convolution with network-batched weights would
+be a grouped convolution, ~9x slower on XLA CPU); a whole epoch runs in one jitted `lax.scan`.
+Learning rate, L2, dropout rate, activation and data subset are per network. Dropout masks come
+from a counter-based integer hash (JAX's generator dominated the step time). Adam follows Keras 3
+``Adam.update_step`` exactly (beta_1=0.9, beta_2=0.999, epsilon=1e-7), pinned by a test against
+Keras. A network whose loss or weights become non-finite is frozen from that step on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from skweights.zoo._architecture import KERNEL_SIZE, STRIDE
+
+BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
+_EVAL_CHUNK = 256
+
+
+def _patches(x, n_out_h, n_out_w):
+    """(..., H, W, C) -> (..., Ho, Wo, 9 C) in (kh, kw, c) order (matches HWIO kernels)."""
+    cols = [
+        x[
+            ...,
+            i : i + STRIDE * (n_out_h - 1) + 1 : STRIDE,
+            j : j + STRIDE * (n_out_w - 1) + 1 : STRIDE,
+            :,
+        ]
+        for i in range(KERNEL_SIZE)
+        for j in range(KERNEL_SIZE)
+    ]
+    return jnp.concatenate(cols, axis=-1)
+
+
+def _hash_uniform(shape, seeds):
+    """Uniform [0, 1) numbers of `shape` = (N, ...) from a counter hash seeded per network."""
+    n = shape[0]
+    size = int(np.prod(shape[1:]))
+    counter = lax.broadcasted_iota(jnp.uint32, (n, size), 1)
+    h = counter * jnp.uint32(0x9E3779B1) + seeds.astype(jnp.uint32)[:, None]
+    h = h ^ (h >> 16)
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * jnp.uint32(0xC2B2AE35)
+    h = h ^ (h >> 16)
+    return ((h >> 8).astype(jnp.float32) * (1.0 / (1 << 24))).reshape(shape)
+
+
+def _mix(a, b):
+    a = a.astype(jnp.uint32) * jnp.uint32(0x27D4EB2F) + b.astype(jnp.uint32) * jnp.uint32(
+        0x165667B1
+    )
+    return a ^ (a >> 15)
+
+
+def _activate(z, relu, act):
+    if act == "relu":
+        return jax.nn.relu(z)
+    if act == "tanh":
+        return jnp.tanh(z)
+    return jnp.where(relu[:, None, None, None, None], jax.nn.relu(z), jnp.tanh(z))
+
+
+def activation_mode(activations) -> str:
+    """ "relu" / "tanh" when a group is homogeneous (one branch compiled), else "mixed"."""
+    kinds = set(activations)
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def forward(params, x, relu, rates=None, seeds=None, act="mixed"):
+    """Logits (N, B, K) of N networks. `x` is (B, H, W, C) shared or (N, B, H, W, C).
+
+    `relu` (N,) bool selects ReLU (else tanh) per network when ``act="mixed"``; ``act="relu"`` or
+    ``"tanh"`` applies that activation to every network (both branches are not computed).
+    Dropout is applied when `rates` (N,) and `seeds` (N,) uint32 are given.
+    """
+    n_layers = len(params) // 2 - 1
+    h = x
+    for i in range(n_layers):
+        b, w = params[2 * i], params[2 * i + 1]
+        n, _, _, c, u = w.shape
+        ho = (h.shape[-3] - KERNEL_SIZE) // STRIDE + 1
+        wo = (h.shape[-2] - KERNEL_SIZE) // STRIDE + 1
+        p = _patches(h, ho, wo)
+        wm = w.reshape(n, KERNEL_SIZE * KERNEL_SIZE * c, u)
+        if p.ndim == 4:
+            z = jnp.einsum("bhwk,nku->nbhwu", p, wm)
+        else:
+            z = jnp.einsum("nbhwk,nku->nbhwu", p, wm)
+        z = z + b[:, None, None, None, :]
+        h = _activate(z, relu, act)
+        if rates is not None:
+            u01 = _hash_uniform(h.shape, _mix(seeds, jnp.uint32(i + 1)))
+            r = rates[:, None, None, None, None]
+            h = jnp.where(u01 >= r, h / (1.0 - r), 0.0)
+    pooled = h.mean(axis=(2, 3))
+    return jnp.einsum("nbu,nuk->nbk", pooled, params[-1]) + params[-2][:, None, :]
+
+
+def _l2(params):
+    return sum(jnp.sum(jnp.square(w), axis=tuple(range(1, w.ndim))) for w in params[1::2])
+
+
+def _ce_sum_correct(logits, y):
+    logz = jax.nn.log_softmax(logits, axis=-1)
+    ce = -jnp.take_along_axis(logz, y[..., None], axis=-1)[..., 0]
+    correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)
+    return ce, correct
+
+
+@dataclass
+class TrainState:
+    params: list
+    m: list
+    v: list
+    t: jax.Array  # (N,) float32 Adam step counters
+    alive: jax.Array  # (N,) bool
+
+
+def init_state(params_np):
+    params = [jnp.asarray(p) for p in params_np]
+    zeros = [jnp.zeros_like(p) for p in params]
+    n = params[0].shape[0]
+    return TrainState(
+        params,
+        zeros,
+        [jnp.zeros_like(p) for p in params],
+        jnp.zeros((n,), jnp.float32),
+        jnp.ones((n,), bool),
+    )
+
+
+jax.tree_util.register_dataclass(
+    TrainState, data_fields=["params", "m", "v", "t", "alive"], meta_fields=[]
+)
+
+
+def _bcast(a, like):
+    return a.reshape(a.shape + (1,) * (like.ndim - a.ndim))
+
+
+def train_step(state, xb, yb, mb, lr, l2, rates, seeds, relu, dropout, act="mixed"):
+    """One Adam step of every alive network on its batch ``xb`` (N, B, H, W, C).
+
+    ``mb`` (N, B) masks padded examples; a network without any real example skips the step.
+    """
+
+    def loss_fn(params):
+        logits = forward(params, xb, relu, rates if dropout else None, seeds, act)
+        ce, _ = _ce_sum_correct(logits, yb)
+        per_net = (ce * mb).sum(axis=1) / jnp.maximum(mb.sum(axis=1), 1.0) + l2 * _l2(params)
+        return per_net.sum(), per_net
+
+    grads, loss = jax.grad(loss_fn, has_aux=True)(state.params)
+    t = state.t + 1.0
+    alpha = lr * jnp.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
+    new_p, new_m, new_v = [], [], []
+    finite = jnp.isfinite(loss)
+    for p, g, m, v in zip(state.params, grads, state.m, state.v):
+        m2 = m + (g - m) * (1.0 - BETA_1)
+        v2 = v + (jnp.square(g) - v) * (1.0 - BETA_2)
+        p2 = p - (m2 * _bcast(alpha, m2)) / (jnp.sqrt(v2) + EPSILON)
+        finite = finite & jnp.all(jnp.isfinite(p2).reshape(p2.shape[0], -1), axis=1)
+        new_p.append(p2)
+        new_m.append(m2)
+        new_v.append(v2)
+    go = state.alive & (mb.sum(axis=1) > 0)
+
+    def pick(new, old):
+        return jnp.where(_bcast(go, new), new, old)
+
+    return TrainState(
+        [pick(a, b) for a, b in zip(new_p, state.params)],
+        [pick(a, b) for a, b in zip(new_m, state.m)],
+        [pick(a, b) for a, b in zip(new_v, state.v)],
+        jnp.where(go, t, state.t),
+        state.alive & (finite | ~go),
+    ), loss
+
+
+@partial(jax.jit, static_argnames=("dropout", "act"))
+def train_epoch(
+    state,
+    x_train,
+    y_train,
+    idx,
+    mask,
+    n_steps,
+    lr,
+    l2,
+    rates,
+    seeds,
+    epoch,
+    relu,
+    dropout,
+    act="mixed",
+):
+    """The first ``n_steps`` steps of ``idx`` (S, N, B) (indices into ``x_train``), in one loop.
+
+    ``n_steps`` is dynamic, so groups with different numbers of steps share one compilation.
+    """
+
+    def body(s, st):
+        step_seeds = _mix(_mix(seeds, epoch), s.astype(jnp.uint32))
+        step_idx = idx[s]
+        st, _ = train_step(
+            st,
+            x_train[step_idx],
+            y_train[step_idx],
+            mask[s],
+            lr,
+            l2,
+            rates,
+            step_seeds,
+            relu,
+            dropout,
+            act,
+        )
+        return st
+
+    return lax.fori_loop(0, n_steps, body, state)
+
+
+@partial(jax.jit, static_argnames=("act",))
+def _eval_all(params, x, y, w_test, w_train, l2, relu, act="mixed"):
+    """Test and training loss/accuracy of N networks in one pass over shared images.
+
+    ``x`` (C, B, ...) holds the test set then the training set, chunked; ``w_test`` (C, B) marks
+    test images, ``w_train`` (C, N, B) each network's training subset. The images are shared, so
+    the first layer's patches are extracted once for all networks and nothing is gathered.
+    """
+
+    def body(acc, inp):
+        xb, yb, wte, wtr = inp
+        ce, correct = _ce_sum_correct(forward(params, xb, relu, act=act), yb[None])
+        return (
+            acc[0] + (ce * wte).sum(1),
+            acc[1] + (correct * wte).sum(1),
+            acc[2] + (ce * wtr).sum(1),
+            acc[3] + (correct * wtr).sum(1),
+        ), None
+
+    n = params[0].shape[0]
+    zero = jnp.zeros(n)
+    (te_ce, te_c, tr_ce, tr_c), _ = lax.scan(
+        body, (zero, zero, zero, zero), (x, y, w_test, w_train)
+    )
+    n_te = w_test.sum()
+    n_tr = jnp.maximum(w_train.sum(axis=(0, 2)), 1.0)
+    reg = l2 * _l2(params)
+    return te_ce / n_te + reg, te_c / n_te, tr_ce / n_tr + reg, tr_c / n_tr
+
+
+@partial(jax.jit, static_argnames=("act",))
+def _eval_shared(params, x, y, mask, l2, relu, act="mixed"):
+    """Loss/accuracy of N networks on one shared set, chunked. x (C, B, ...), mask (C, B)."""
+
+    def body(acc, inp):
+        xb, yb, mb = inp
+        ce, correct = _ce_sum_correct(forward(params, xb, relu, act=act), yb[None])
+        return (acc[0] + (ce * mb).sum(1), acc[1] + (correct * mb).sum(1)), None
+
+    n = params[0].shape[0]
+    (ce, corr), _ = lax.scan(body, (jnp.zeros(n), jnp.zeros(n)), (x, y, mask))
+    total = mask.sum()
+    return ce / total + l2 * _l2(params), corr / total
+
+
+@partial(jax.jit, static_argnames=("act",))
+def _eval_own(params, x_all, y_all, idx, mask, n_chunks, l2, relu, act="mixed"):
+    """Loss/accuracy of N networks on their own subsets; idx, mask (C, N, B), first n_chunks."""
+
+    def body(c, acc):
+        ib, mb = idx[c], mask[c]
+        ce, correct = _ce_sum_correct(forward(params, x_all[ib], relu, act=act), y_all[ib])
+        return (acc[0] + (ce * mb).sum(1), acc[1] + (correct * mb).sum(1))
+
+    n = params[0].shape[0]
+    ce, corr = lax.fori_loop(0, n_chunks, body, (jnp.zeros(n), jnp.zeros(n)))
+    total = jnp.maximum(mask.sum(axis=(0, 2)), 1.0)
+    return ce / total + l2 * _l2(params), corr / total
+
+
+def _chunk(n_items, chunk=_EVAL_CHUNK):
+    size = min(chunk, n_items)
+    n_chunks = -(-n_items // size)
+    pad = n_chunks * size - n_items
+    mask = np.concatenate([np.ones(n_items, np.float32), np.zeros(pad, np.float32)])
+    return size, n_chunks, pad, mask.reshape(n_chunks, size)
+
+
+def subset_indices(n_train: int, train_fraction: float, random_seed: int) -> np.ndarray:
+    """The network's training subset: a seeded shuffle of the training set, first fraction kept."""
+    n_sub = max(1, int(n_train * float(train_fraction)))
+    if n_sub >= n_train:
+        return np.arange(n_train)
+    return np.random.default_rng([int(random_seed), 1]).permutation(n_train)[:n_sub]
+
+
+def epoch_batches(subset: np.ndarray, batch_size: int, random_seed: int, epoch: int) -> np.ndarray:
+    """(steps, batch) indices of one epoch: seeded shuffle, last partial batch dropped."""
+    steps = len(subset) // batch_size
+    order = np.random.default_rng([int(random_seed), 2, int(epoch)]).permutation(len(subset))
+    return subset[order[: steps * batch_size]].reshape(steps, batch_size)
+
+
+def enable_compilation_cache(path=None) -> None:
+    """Turn on JAX's persistent compilation cache (unless the user configured one already).
+
+    Compiled training/evaluation/initialisation programs are then reused by later worker
+    processes and later generations. ``path`` defaults to ``$SKWEIGHTS_JAX_CACHE`` or
+    ``~/.cache/skweights/jax``; set ``SKWEIGHTS_JAX_CACHE=""`` to disable.
+    """
+    if jax.config.jax_compilation_cache_dir:
+        return
+    if path is None:
+        path = os.environ.get(
+            "SKWEIGHTS_JAX_CACHE",
+            os.path.join(os.path.expanduser("~"), ".cache", "skweights", "jax"),
+        )
+    if not path:
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _fans(shape):
+    """Keras ``compute_fans``: (fan_in, fan_out) of a dense or HWIO conv kernel."""
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+_TRUNC = 0.87962566103423978  # Keras VarianceScaling: stddev of a unit normal cut at +-2
+
+
+def _init_kind(w_init):
+    key = str(w_init).lower().replace("_", "")
+    if key not in ("glorotnormal", "henormal", "orthogonal", "randomnormal", "truncatednormal"):
+        raise ValueError(
+            "w_init must be one of glorot_normal, he_normal, orthogonal, RandomNormal, "
+            f"TruncatedNormal; got {w_init!r}."
+        )
+    return key
+
+
+_KINDS = ("glorotnormal", "henormal", "orthogonal", "randomnormal", "truncatednormal")
+
+
+@partial(jax.jit, static_argnames=("shapes",))
+def _draw(keys, stddev, kind, shapes):
+    """Kernels drawn as the Keras 3 JAX-backend initializers draw them, for N networks at once.
+
+    ``keys`` (N, T, 2) uint32 are Keras's ``draw_seed(int_seed)`` = ``[seed, 0]`` per kernel,
+    ``stddev`` (N, T) float32 the multiplier of the normal draws, ``kind`` (N,) int32 an index
+    into `_KINDS`. Every kind is drawn for every network (the kernels are tiny) and the wanted
+    one selected, so there is one compiled program per group size. The optimisation barriers
+    keep XLA from fusing the scaling into the draw, which keeps the values bit-identical to
+    Keras's eager calls.
+    """
+    out = []
+    for t, shape in enumerate(shapes):
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+
+        def one(key, sd, k, shape=shape, rows=rows, cols=cols):
+            normal = lax.optimization_barrier(jax.random.normal(key, shape, jnp.float32))
+            trunc = lax.optimization_barrier(
+                jax.random.truncated_normal(key, -2.0, 2.0, shape, jnp.float32)
+            )
+            # Keras draws (max, min) normals from the same key: the same bits, reshaped
+            a = normal.reshape(max(cols, rows), min(cols, rows))
+            q, r = jnp.linalg.qr(a)
+            q = q * jnp.sign(jnp.diag(r))
+            if rows < cols:
+                q = q.T
+            ortho = 1.0 * q.reshape(shape)
+            scaled_normal = normal * sd + 0.0
+            scaled_trunc = trunc * sd + 0.0
+            return jnp.where(
+                k == 2,
+                ortho,
+                jnp.where((k == 0) | (k == 1) | (k == 4), scaled_trunc, scaled_normal),
+            )
+
+        out.append(jax.vmap(one)(keys[:, t], stddev[:, t], kind))
+    return out
+
+
+def _init_group(configs, shapes):
+    """Stacked initial tensors, equal to the real Keras initializers' (`init_params`).
+
+    Drawn in JAX directly by one compiled program for the whole group (no Keras import and no
+    eager call per network and tensor). Pinned against
+    `skweights.zoo._architecture.init_params` by a test.
+    """
+    from skweights.zoo._architecture import kernel_seed
+
+    n = len(configs)
+    kinds = np.asarray([_KINDS.index(_init_kind(c["w_init"])) for c in configs], np.int32)
+    kernels = [
+        (j, tuple(int(d) for d in shape))
+        for j, (name, shape) in enumerate(shapes)
+        if not name.endswith("bias:0")
+    ]
+    keys = np.zeros((n, len(kernels), 2), np.uint32)
+    sd = np.zeros((n, len(kernels)), np.float32)
+    for t, (j, shape) in enumerate(kernels):
+        fan_in, fan_out = _fans(shape)
+        glorot = math.sqrt(1.0 / max(1.0, (fan_in + fan_out) / 2.0)) / _TRUNC
+        he = math.sqrt(2.0 / max(1.0, fan_in)) / _TRUNC
+        for k, c in enumerate(configs):
+            keys[k, t, 0] = kernel_seed(c["random_seed"], j) & 0xFFFFFFFF
+            sd[k, t] = (glorot, he, 1.0, c["init_std"], c["init_std"])[kinds[k]]
+    drawn = _draw(
+        jnp.asarray(keys), jnp.asarray(sd), jnp.asarray(kinds), tuple(s for _, s in kernels)
+    )
+    out = [np.zeros((n,) + tuple(int(d) for d in shape), np.float32) for _, shape in shapes]
+    for (j, _), tensor in zip(kernels, drawn):
+        out[j] = np.asarray(tensor, np.float32)
+    return out
+
+
+def train_group(configs, images, epochs, checkpoints, batch_size=128, pad_to=None):
+    """Train a group of networks at once; return their checkpoints.
+
+    All compiled shapes depend only on the dataset, ``batch_size`` and the group size, so groups
+    with any mix of train fractions and activations share one compilation. Networks with fewer
+    steps per epoch (smaller fraction) skip the padded steps entirely.
+
+    Parameters
+    ----------
+    configs : list of dict
+        From `sample_hyperparameters` (plus optional ``num_layers``, ``num_units``).
+    images : object with x_train, y_train, x_test, y_test, n_classes
+    epochs : int
+    checkpoints : sequence of int
+        Epochs (0 = initialisation) at which to record weights and metrics.
+    batch_size : int, default=128
+        A network uses ``min(batch_size, size of its subset)``, last partial batch dropped.
+    pad_to : int or None
+        Pad the group with idle copies of its first network up to this size (same compiled
+        shapes for every group).
+
+    Returns
+    -------
+    result : dict
+        ``weights`` (R, n_params) float32, ``network`` (R,) index into `configs`, ``step`` (R,),
+        ``test_accuracy``, ``test_loss``, ``train_accuracy``, ``train_loss`` (R,); rows ordered
+        by network then step. A network that diverged during epoch d has its rows up to d and a
+        last row at step d + 1 holding its non-finite state (as in the released zoo).
+    """
+    from skweights.zoo._architecture import param_shapes
+
+    for c in configs:
+        if c["activation"] not in ("relu", "tanh"):
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {c['activation']!r}.")
+    n_real = len(configs)
+    configs = list(configs) + [configs[0]] * max(0, int(pad_to or 0) - n_real)
+    n = len(configs)
+    x_train = np.asarray(images.x_train, np.float32)
+    y_train = np.asarray(images.y_train, np.int32)
+    x_test = np.asarray(images.x_test, np.float32)
+    y_test = np.asarray(images.y_test, np.int32)
+    n_train = len(x_train)
+    shapes = param_shapes(
+        configs[0].get("num_layers", 3),
+        configs[0].get("num_units", 16),
+        x_train.shape[-1],
+        int(images.n_classes),
+    )
+    enable_compilation_cache()
+    state = init_state(_init_group(configs, shapes))
+    act = activation_mode(c["activation"] for c in configs)
+    real = np.arange(n) < n_real
+
+    def arr(key, dtype=jnp.float32):
+        return jnp.asarray([c[key] for c in configs], dtype)
+
+    lr, l2, rates = arr("learning_rate"), arr("l2reg"), arr("dropout")
+    seeds = jnp.asarray([c["random_seed"] % (2**32) for c in configs], jnp.uint32)
+    relu = jnp.asarray([c["activation"] == "relu" for c in configs])
+    use_dropout = bool(np.any(np.asarray(rates) > 0))
+
+    subsets = [subset_indices(n_train, c["train_fraction"], c["random_seed"]) for c in configs]
+    bs = min(int(batch_size), n_train)
+    s_max = n_train // bs
+    xtr, ytr = jnp.asarray(x_train), jnp.asarray(y_train)
+    # own training subsets, chunked (C, N, B) with a mask, C fixed by the full training set
+    size_s, c_max, _, _ = _chunk(n_train)
+    own_chunks = -(-max(len(sub) for sub in subsets) // size_s)
+    if 2 * max(len(sub) for sub in subsets) >= n_train:
+        # one pass over shared images: test set then training set, membership weights
+        x_all = np.concatenate([x_test, x_train])
+        y_all = np.concatenate([y_test, y_train])
+        size, n_chunks, pad, emask = _chunk(len(x_all))
+        w_test = np.zeros((n_chunks * size,), np.float32)
+        w_test[: len(x_test)] = 1.0
+        w_train = np.zeros((n_chunks * size, n), np.float32)
+        for k, sub in enumerate(subsets):
+            w_train[len(x_test) + sub, k] = 1.0
+        x_all = np.concatenate([x_all, np.zeros((pad,) + x_all.shape[1:], np.float32)])
+        y_all = np.concatenate([y_all, np.zeros(pad, np.int32)])
+        ev = (
+            jnp.asarray(x_all.reshape((n_chunks, size) + x_all.shape[1:])),
+            jnp.asarray(y_all.reshape(n_chunks, size)),
+            jnp.asarray(w_test.reshape(n_chunks, size)),
+            jnp.asarray(w_train.reshape(n_chunks, size, n).transpose(0, 2, 1)),
+        )
+
+        def evaluate(params):
+            return _eval_all(params, *ev, l2, relu, act=act)
+    else:
+        evaluate = None
+    # test set, shared by all networks, chunked (C, B, ...)
+    size, n_chunks, pad, tmask = _chunk(len(x_test))
+    xte = np.concatenate([x_test, np.zeros((pad,) + x_test.shape[1:], np.float32)])
+    yte = np.concatenate([y_test, np.zeros(pad, np.int32)])
+    xte = jnp.asarray(xte.reshape((n_chunks, size) + x_test.shape[1:]))
+    yte = jnp.asarray(yte.reshape(n_chunks, size))
+    tmask = jnp.asarray(tmask)
+    sidx = np.zeros((c_max * size_s, n), np.int32)
+    smask = np.zeros((c_max * size_s, n), np.float32)
+    for k, sub in enumerate(subsets):
+        sidx[: len(sub), k] = sub
+        smask[: len(sub), k] = 1.0
+    sidx = jnp.asarray(sidx.reshape(c_max, size_s, n).transpose(0, 2, 1))
+    smask = jnp.asarray(smask.reshape(c_max, size_s, n).transpose(0, 2, 1))
+
+    ckpts = sorted({int(c) for c in checkpoints if 0 <= int(c) <= epochs})
+    died = np.full(n, -1)  # epoch during which the network diverged
+    keys = ("network", "step", "test_accuracy", "test_loss", "train_accuracy", "train_loss")
+    rows: dict[str, list] = {k: [] for k in keys + ("weights",)}
+
+    def record(epoch, which):
+        if evaluate is not None:
+            te_loss, te_acc, tr_loss, tr_acc = evaluate(state.params)
+        else:
+            te_loss, te_acc = _eval_shared(state.params, xte, yte, tmask, l2, relu, act=act)
+            tr_loss, tr_acc = _eval_own(
+                state.params, xtr, ytr, sidx, smask, own_chunks, l2, relu, act=act
+            )
+        flat = np.concatenate([np.asarray(p).reshape(n, -1) for p in state.params], axis=1)
+        values = [np.asarray(v) for v in (te_acc, te_loss, tr_acc, tr_loss)]
+        for k in np.flatnonzero(which):
+            rows["weights"].append(flat[k])
+            rows["network"].append(k)
+            rows["step"].append(epoch)
+            for key, v in zip(keys[2:], values):
+                rows[key].append(float(v[k]))
+
+    for epoch in range(epochs + 1):
+        alive = np.asarray(state.alive)
+        newly_dead = (died == epoch - 1) & (epoch > 0)
+        which = real & (newly_dead | (alive & (epoch in ckpts)))
+        if which.any():
+            record(epoch, which)
+        if epoch == epochs or not (alive & real).any():
+            break
+        idx = np.zeros((s_max, n, bs), np.int32)
+        mask = np.zeros((s_max, n, bs), np.float32)
+        n_steps = 0
+        for k, (sub, c) in enumerate(zip(subsets, configs)):
+            if not real[k]:
+                continue
+            batches = epoch_batches(sub, min(bs, len(sub)), c["random_seed"], epoch)
+            idx[: len(batches), k, : batches.shape[1]] = batches
+            mask[: len(batches), k, : batches.shape[1]] = 1.0
+            n_steps = max(n_steps, len(batches))
+        state = train_epoch(
+            state,
+            xtr,
+            ytr,
+            jnp.asarray(idx),
+            jnp.asarray(mask),
+            n_steps,
+            lr,
+            l2,
+            rates,
+            seeds,
+            jnp.uint32(epoch),
+            relu,
+            dropout=use_dropout,
+            act=act,
+        )
+        now_alive = np.asarray(state.alive)
+        died[alive & ~now_alive] = epoch
+    order = np.lexsort((np.asarray(rows["step"]), np.asarray(rows["network"])))
+    out = {k: np.asarray(rows[k])[order] for k in keys}
+    n_params = sum(int(np.prod(s)) for _, s in shapes)
+    out["weights"] = np.asarray(rows["weights"], np.float32).reshape(-1, n_params)[order]
+    return out

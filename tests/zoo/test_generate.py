@@ -1,0 +1,208 @@
+"""Tests of the zoo generator: format, determinism, resume, dask, fidelity vs Keras."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skweights._format import METRICS_COLUMNS
+from skweights.layout import Layout
+from skweights.zoo import (
+    HYPERPARAMETER_RANGES,
+    default_checkpoints,
+    generate_zoo,
+    sample_hyperparameters,
+)
+
+KW = {"dataset": "digits", "n_networks": 8, "epochs": 2, "seed": 3, "group_size": 4}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    return generate_zoo(tmp_path_factory.mktemp("ref"), progress=False, **KW)
+
+
+def _read(path):
+    return np.load(path / "weights.npy"), pd.read_csv(path / "metrics.csv.gz")
+
+
+def test_format_round_trip(reference):
+    weights, metrics = _read(reference)
+    assert tuple(metrics.columns) == METRICS_COLUMNS
+    assert weights.dtype == np.float32 and weights.shape == (len(metrics), 4970)
+    assert Layout.from_csv(reference / "layout.csv").n_params == 4970
+    packaged = (
+        Path(__file__).resolve().parents[2] / "skweights" / "data" / "small_cnn_zoo_layout.csv"
+    )
+    assert pd.read_csv(reference / "layout.csv").equals(pd.read_csv(packaged))
+    assert metrics["modeldir"].nunique() == KW["n_networks"]
+    assert (metrics["config.dnn_architecture"] == "cnn").all()
+    assert (metrics["config.optimizer"] == "adam").all()
+    assert set(metrics["step"]) <= set(default_checkpoints(KW["epochs"]))
+    # rows ordered by run then step
+    key = list(zip(metrics["modeldir"], metrics["step"]))
+    assert key == sorted(key)
+    for col in ("test_accuracy", "train_accuracy"):
+        assert metrics[col].between(0, 1).all()
+    # step 0 weights: biases are zero
+    assert np.all(weights[metrics["step"].to_numpy() == 0][:, :16] == 0)
+
+
+def test_sampler_ranges():
+    configs = pd.DataFrame(sample_hyperparameters(300, seed=1))
+    for key in ("learning_rate", "l2reg", "dropout", "init_std"):
+        low, high = HYPERPARAMETER_RANGES[key]
+        assert configs[key].between(low, high).all()
+    assert set(configs["w_init"]) == set(HYPERPARAMETER_RANGES["w_init"])
+    assert set(configs["train_fraction"]) == {0.1, 0.25, 0.5, 1.0}
+    assert configs["random_seed"].nunique() == 300
+    # prefix-stable
+    assert sample_hyperparameters(5, seed=1) == sample_hyperparameters(300, seed=1)[:5]
+    with pytest.raises(ValueError, match="Unknown hyperparameter"):
+        sample_hyperparameters(2, hyperparameter_ranges={"nope": (1, 2)})
+
+
+def test_resume_after_kill(reference, tmp_path):
+    out = tmp_path / "resumed"
+    code = (
+        "from skweights.zoo import generate_zoo\n"
+        f"generate_zoo({str(out)!r}, progress=False, **{KW!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    shards = out / ".shards"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(shards.glob("group-*.npz")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in shards.glob("group-*.npz")}
+    assert first, "no shard was written before the kill"
+    assert not (out / "weights.npy").exists()
+    generate_zoo(out, progress=False, **KW)
+    for name, mtime in first.items():  # finished groups were not retrained
+        assert (shards / name).stat().st_mtime_ns == mtime
+    w_ref, m_ref = _read(reference)
+    w, m = _read(out)
+    np.testing.assert_array_equal(w, w_ref)
+    pd.testing.assert_frame_equal(m, m_ref)
+    with pytest.raises(ValueError, match="different generation"):
+        generate_zoo(out, progress=False, **{**KW, "seed": 4})
+
+
+@pytest.mark.slow
+def test_dask_local_cluster(reference, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    import joblib
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        with joblib.parallel_config(backend="dask"):
+            out = generate_zoo(tmp_path / "dask", progress=False, workers=2, **KW)
+    w_ref, m_ref = _read(reference)
+    w, m = _read(out)
+    np.testing.assert_array_equal(w, w_ref)
+    pd.testing.assert_frame_equal(m, m_ref)
+
+
+def test_nonfinite_runs_recorded(tmp_path):
+    kw = {**KW, "n_networks": 4, "epochs": 3}
+    ranges = {"learning_rate": (1e6, 1e7), "w_init": ("RandomNormal",), "init_std": (0.5, 0.5)}
+    out = generate_zoo(tmp_path, progress=False, hyperparameter_ranges=ranges, **kw)
+    weights, metrics = _read(out)
+    finite = np.isfinite(weights).all(axis=1) & np.isfinite(metrics["test_loss"])
+    assert not finite.all()
+    assert metrics["modeldir"].nunique() == 4  # nobody dropped
+    last = metrics.groupby("modeldir")["step"].max()
+    bad = metrics.loc[~finite, "modeldir"].unique()
+    assert (last[bad] <= kw["epochs"]).all()
+    # a diverged run stops: its non-finite row is its last
+    for run in bad:
+        rows = metrics.index[metrics["modeldir"] == run]
+        assert not finite[rows[-1]]
+
+
+def test_fidelity_vs_keras():
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import jax.numpy as jnp
+    import keras
+
+    from skweights.zoo._architecture import build_cnn, get_keras_weights, param_shapes
+    from skweights.zoo._images import load_images
+    from skweights.zoo._trainer import _init_group, init_state, train_epoch
+
+    images = load_images("digits")
+    configs = sample_hyperparameters(2, seed=5, hyperparameter_ranges={"dropout": (0.0, 0.0)})
+    configs[0]["activation"], configs[1]["activation"] = "relu", "tanh"
+    for c in configs:
+        c["learning_rate"], c["l2reg"] = 0.01, 1e-4
+    params = _init_group(configs, param_shapes())
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(images.x_train), (4, 2, 32)).astype(np.int32)
+    state = init_state(params)
+    state = train_epoch(
+        state,
+        jnp.asarray(images.x_train),
+        jnp.asarray(images.y_train),
+        jnp.asarray(idx),
+        jnp.ones(idx.shape, jnp.float32),
+        4,
+        jnp.full(2, 0.01),
+        jnp.full(2, 1e-4),
+        jnp.zeros(2),
+        jnp.zeros(2, jnp.uint32),
+        jnp.uint32(0),
+        jnp.asarray([True, False]),
+        dropout=False,
+    )
+    for k, c in enumerate(configs):
+        model = build_cnn(
+            activation=c["activation"],
+            l2reg=1e-4,
+            w_init=c["w_init"],
+            init_std=c["init_std"],
+            seed=c["random_seed"],
+        )
+        start = get_keras_weights(model)
+        for a, b in zip(start, params):
+            np.testing.assert_array_equal(a, b[k])  # same Keras initialisation
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        for s in range(4):
+            model.train_on_batch(images.x_train[idx[s, k]], images.y_train[idx[s, k]])
+        for a, b in zip(get_keras_weights(model), state.params):
+            np.testing.assert_allclose(np.asarray(b[k]), a, atol=1e-5)
+
+
+def test_cli(tmp_path, capsys):
+    from skweights.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["zoo", "generate", "--help"])
+    assert exc.value.code == 0
+    assert "--n-networks" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["zoo", "generate", "--out", str(tmp_path), "--n-networks", "0"])
+    assert exc.value.code == 2
+    assert main(["zoo", "generate", "--out", str(tmp_path), "--dataset", "nope"]) == 1
+    assert "error" in capsys.readouterr().err
+
+
+def test_invalid_arguments(tmp_path):
+    with pytest.raises(ValueError, match="n_networks"):
+        generate_zoo(tmp_path, n_networks=0, progress=False)
+    with pytest.raises(ValueError, match="checkpoints"):
+        generate_zoo(tmp_path, n_networks=2, epochs=2, checkpoints=[5], progress=False)
