@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+SRC    := $(wildcard skweights tests benchmarks examples)
 
 .PHONY: demo test lint format docs bench clean install
 
@@ -22,16 +23,16 @@ demo: $(STAMP)
 
 ## Lint + the whole test suite (what CI runs).
 test: $(STAMP)
-	$(VENV)/bin/ruff check skweights tests benchmarks examples
-	$(VENV)/bin/ruff format --check skweights tests benchmarks examples
+	$(VENV)/bin/ruff check $(SRC)
+	$(VENV)/bin/ruff format --check $(SRC)
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check skweights tests benchmarks examples
+	$(VENV)/bin/ruff check $(SRC)
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix skweights tests benchmarks examples
-	$(VENV)/bin/ruff format skweights tests benchmarks examples
+	$(VENV)/bin/ruff check --fix $(SRC)
+	$(VENV)/bin/ruff format $(SRC)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py --quick
