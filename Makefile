@@ -34,6 +34,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix $(SRC)
 	$(VENV)/bin/ruff format $(SRC)
 
+## HTML documentation in docs/_build/html, warnings as errors. Needs the docs extras
+## (pip install -e ".[docs]"); the gallery runs the examples in quick mode (SKWEIGHTS_DOCS_FULL=1
+## for full size, SKWEIGHTS_DOCS_PLOT_GALLERY=0 to skip running them).
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py --quick
 	$(PY) benchmarks/bench_zoo.py --quick

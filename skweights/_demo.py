@@ -76,7 +76,7 @@ def run_demo(
     model = Pipeline(
         [
             ("stats", LayerStatistics(zoo.layout)),
-            ("gbm", LGBMRegressor(n_estimators=300, learning_rate=0.05, verbose=-1)),
+            ("gbm", LGBMRegressor(n_estimators=300, learning_rate=0.05, verbose=-1, n_jobs=1)),
         ]
     )
     model.fit(zoo.weights[train], acc[train])

@@ -99,7 +99,7 @@ def make_predictor(layout, features: str = "stats", estimator: str = "gbm", rand
         "dense": lambda: LayerSelector(layout, layers=[layout.layers[-1]]),
     }
     estimators = {
-        "gbm": lambda: EarlyStoppingLGBMRegressor(random_state=random_state, n_jobs=2),
+        "gbm": lambda: EarlyStoppingLGBMRegressor(random_state=random_state, n_jobs=1),
         "logit-linear": lambda: LogitLinearRegressor(random_state=random_state),
         "mlp": lambda: WeightMLP(random_state=random_state),
     }
@@ -151,7 +151,11 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def load_predictor(path):
-    """Load a predictor written by ``skweights fit`` (a dict with ``model`` and ``layout``)."""
+    """Load a predictor written by ``skweights fit`` (a dict with ``model`` and ``layout``).
+
+    The file is a joblib pickle, which can run code when loaded: load only files you trust.
+    (Zoo data files, unlike predictors, are never unpickled.)
+    """
     import joblib
 
     saved = joblib.load(path)
@@ -255,7 +259,10 @@ def _add_predict_parser(subparsers) -> None:
         description="Predict the test accuracy of networks from their weights: a zoo directory, "
         "a .npy of flattened weights (one row per network) or a saved Keras model (.keras).",
     )
-    predict.add_argument("predictor", help="file written by `skweights fit`")
+    predict.add_argument(
+        "predictor",
+        help="file written by `skweights fit` (a joblib pickle: load only files you trust)",
+    )
     predict.add_argument("input", help="zoo directory, .npy or .keras")
     predict.add_argument("--out", default=None, help="CSV file (default: standard output)")
     predict.set_defaults(func=_predict)

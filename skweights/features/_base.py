@@ -53,10 +53,14 @@ def run_chunks(func, n_rows: int, chunk_size: int | None, n_jobs: int | None) ->
 
 
 def raise_nonfinite(rows: slice, bad: np.ndarray, where: str) -> None:
-    """Raise the error for non-finite values found in ``X[rows]`` (``bad`` is a row mask)."""
+    """Raise the error for non-finite values found in ``X[rows]`` (``bad`` is a row mask).
+
+    The row named is the first bad one of this check (one tensor of one chunk for the feature
+    transformers), not necessarily the first bad row of X: no extra pass is made to find it.
+    """
     first = rows.start + int(np.flatnonzero(bad)[0])
     raise ValueError(
-        f"X contains NaN or infinity (first in row {first}, {where}); pass "
+        f"X contains NaN or infinity (row {first}, {where}); pass "
         "handle_nonfinite='propagate' to compute features anyway, or drop those rows "
         "(load_zoo(drop_nonfinite=True))"
     )
@@ -107,13 +111,27 @@ class LayoutTransformer(TransformerMixin, BaseEstimator):
         if self.handle_nonfinite == "propagate":
             return
 
+        columns = self._input_columns()
+
         def check(rows: slice) -> None:
-            sums = np.sum(X[rows], axis=1, dtype=np.float64)
+            block = X[rows] if columns is None else X[rows][:, columns]
+            sums = np.sum(block, axis=1, dtype=np.float64)
             bad = ~np.isfinite(sums)
             if bad.any():
                 raise_nonfinite(rows, bad, "found while fitting")
 
         run_chunks(check, X.shape[0], self._chunk_size(), self.n_jobs)
+
+    def _input_columns(self) -> np.ndarray | None:
+        """Columns of X the output depends on (``None``: all), the ones ``fit`` checks for NaN/inf.
+
+        ``fit`` must refuse exactly what ``transform`` refuses, so NaN/inf in the weights of a
+        layer that is not selected (``layers``/``kinds``) is ignored by both.
+        """
+        layers, kinds = getattr(self, "layers", None), getattr(self, "kinds", None)
+        if layers is None and kinds is None:
+            return None
+        return self.layout_in_.columns(layers, kinds)
 
     def _chunk_size(self) -> int:
         return DEFAULT_CHUNK_SIZE if self.chunk_size is None else self.chunk_size

@@ -38,8 +38,9 @@ class LayerNorms(LayoutTransformer):
     dtype : numpy dtype or None, default=None
         Output dtype; ``None`` keeps X's float dtype (integers become float64).
     handle_nonfinite : {"error", "propagate"}, default="error"
-        "error" raises on NaN/inf in X; "propagate" gives NaN for a tensor with a NaN and inf
-        for a tensor with an infinite value (as ``np.linalg.norm``).
+        "error" raises on NaN/inf in the selected tensors of X (in ``fit`` and ``transform``
+        alike); "propagate" gives NaN for a tensor with a NaN and inf for a tensor with an
+        infinite value (as ``np.linalg.norm``).
 
     Attributes
     ----------

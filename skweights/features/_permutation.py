@@ -19,6 +19,9 @@ __all__ = ["RandomPermutation", "WeightScaler"]
 class _SameColumnsMixin:
     """Output columns keep the meaning (and names) of the input columns."""
 
+    def _input_columns(self) -> None:
+        return None  # every input column reaches the output, selected layers or not
+
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output features: the input feature names (``x0, x1, ...`` if none).
 

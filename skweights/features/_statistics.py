@@ -106,9 +106,10 @@ class LayerStatistics(LayoutTransformer):
     dtype : numpy dtype or None, default=None
         Output dtype; ``None`` keeps X's float dtype (integers become float64).
     handle_nonfinite : {"error", "propagate"}, default="error"
-        "error" raises on NaN/inf in X. "propagate" gives what numpy would: a tensor with a NaN
-        has NaN for every statistic (as ``np.quantile`` and ``np.mean``), ±inf give ±inf or NaN
-        by IEEE arithmetic.
+        "error" raises on NaN/inf in the selected tensors of X (in ``fit`` and ``transform``
+        alike). "propagate" gives what numpy would: a tensor with a NaN has NaN for every
+        statistic (as ``np.quantile`` and ``np.mean``), ±inf give ±inf or NaN by IEEE
+        arithmetic.
 
     Attributes
     ----------
