@@ -2,10 +2,11 @@
 
 The run set is fully determined by ``(dataset, n_networks, seed, ranges, architecture, epochs,
 checkpoints, batch_size, group_size)``. Networks are grouped by ``(train_fraction, activation)``
-(same number of steps, same compiled program), each group is trained by `train_group` and written
-atomically as a shard ``OUT/.shards/group-XXXXX.npz``. Existing shards are skipped on restart. At
-the end the shards are assembled, rows ordered by run index then step, into ``weights.npy``,
-``metrics.csv.gz`` and ``layout.csv`` with `skweights._format.write_zoo`.
+(same number of steps, same compiled program) into groups of near-equal size; each group is
+trained by `train_group` and written atomically as a shard ``OUT/.shards/group-XXXXX.npz``.
+Existing shards are skipped on restart. At the end the shards are assembled, rows ordered by run
+index then step, into ``weights.npy``, ``metrics.csv.gz`` and ``layout.csv`` with
+`skweights._format.write_zoo`.
 """
 
 from __future__ import annotations
@@ -46,20 +47,40 @@ def default_epochs_between_checkpoints(epochs: int) -> int:
     return max(1, round(epochs * 20 / 86))
 
 
-def plan_groups(configs: Sequence[Mapping[str, Any]], group_size: int) -> list[list[int]]:
-    """Deterministic groups: run indices sorted by (train_fraction, index), cut every group_size.
+#: Version of the grouping rule (`plan_groups`), stored in the shard manifest: shards of another
+#: rule hold other networks and must not be reused.
+GROUPING_VERSION = 2
 
-    Networks of one fraction have the same number of steps, so sorting keeps padded steps to
-    the few groups at fraction boundaries.
+
+def plan_groups(configs: Sequence[Mapping[str, Any]], group_size: int) -> list[list[int]]:
+    """Deterministic groups of near-equal size, sorted by (train_fraction, activation, index).
+
+    Networks of one fraction have the same number of steps and networks of one activation share
+    a compiled program that computes only that activation, so sorting keeps padded steps and
+    mixed groups to the few groups at boundaries. The ``ceil(n / group_size)`` groups differ in
+    size by at most one (every group is padded to the largest, so no group is mostly padding).
 
     Examples
     --------
-    >>> cfg = [{"train_fraction": f} for f in (1.0, 0.1, 1.0)]
+    >>> cfg = [{"train_fraction": f, "activation": "relu"} for f in (1.0, 0.1, 1.0)]
     >>> plan_groups(cfg, 2)
     [[1, 0], [2]]
+    >>> [len(g) for g in plan_groups(cfg * 67, 64)]
+    [51, 50, 50, 50]
     """
-    order = sorted(range(len(configs)), key=lambda i: (float(configs[i]["train_fraction"]), i))
-    return [order[i : i + group_size] for i in range(0, len(order), group_size)]
+    n = len(configs)
+    order = sorted(
+        range(n),
+        key=lambda i: (
+            float(configs[i]["train_fraction"]),
+            str(configs[i].get("activation", "")),
+            i,
+        ),
+    )
+    n_groups = -(-n // group_size) if n else 0
+    sizes = [n // n_groups + (g < n % n_groups) for g in range(n_groups)]
+    bounds = np.cumsum([0] + sizes)
+    return [order[bounds[g] : bounds[g + 1]] for g in range(n_groups)]
 
 
 def _images(dataset: str, data_home):
@@ -227,6 +248,7 @@ def generate_zoo(
         "n_layers": n_layers,
         "n_units": n_units,
         "batch_size": batch_size,
+        "grouping": GROUPING_VERSION,
         "ranges": {k: list(v) for k, v in ranges.items()},
     }
     mpath = shard_dir / MANIFEST
@@ -255,7 +277,7 @@ def generate_zoo(
             ckpts,
             batch_size,
             single,
-            min(group_size, n_networks),
+            max(len(g) for g in groups),
         )
         for g in todo
     )

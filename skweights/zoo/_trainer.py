@@ -358,6 +358,7 @@ def _init_kind(w_init):
     return key
 
 
+_INIT_CHUNK = 32
 _KINDS = ("glorotnormal", "henormal", "orthogonal", "randomnormal", "truncatednormal")
 
 
@@ -381,20 +382,9 @@ def _draw(keys, stddev, kind, shapes):
             trunc = lax.optimization_barrier(
                 jax.random.truncated_normal(key, -2.0, 2.0, shape, jnp.float32)
             )
-            # Keras draws (max, min) normals from the same key: the same bits, reshaped
-            a = normal.reshape(max(cols, rows), min(cols, rows))
-            q, r = jnp.linalg.qr(a)
-            q = q * jnp.sign(jnp.diag(r))
-            if rows < cols:
-                q = q.T
-            ortho = 1.0 * q.reshape(shape)
             scaled_normal = normal * sd + 0.0
             scaled_trunc = trunc * sd + 0.0
-            return jnp.where(
-                k == 2,
-                ortho,
-                jnp.where((k == 0) | (k == 1) | (k == 4), scaled_trunc, scaled_normal),
-            )
+            return jnp.where((k == 0) | (k == 1) | (k == 4), scaled_trunc, scaled_normal), normal
 
         out.append(jax.vmap(one)(keys[:, t], stddev[:, t], kind))
     return out
@@ -425,13 +415,41 @@ def _init_group(configs, shapes):
         for k, c in enumerate(configs):
             keys[k, t, 0] = kernel_seed(c["random_seed"], j) & 0xFFFFFFFF
             sd[k, t] = (glorot, he, 1.0, c["init_std"], c["init_std"])[kinds[k]]
-    drawn = _draw(
-        jnp.asarray(keys), jnp.asarray(sd), jnp.asarray(kinds), tuple(s for _, s in kernels)
-    )
     out = [np.zeros((n,) + tuple(int(d) for d in shape), np.float32) for _, shape in shapes]
-    for (j, _), tensor in zip(kernels, drawn):
-        out[j] = np.asarray(tensor, np.float32)
+    # fixed chunks of _INIT_CHUNK networks: one compiled program whatever the group size (and
+    # XLA CPU's batched QR stalled here with 128 networks in one call)
+    total = -(-n // _INIT_CHUNK) * _INIT_CHUNK
+    pad = total - n
+    keys = np.concatenate([keys, np.zeros((pad,) + keys.shape[1:], np.uint32)])
+    sd = np.concatenate([sd, np.ones((pad, sd.shape[1]), np.float32)])
+    kinds = np.concatenate([kinds, np.zeros(pad, np.int32)])
+    static = tuple(s for _, s in kernels)
+    for lo in range(0, n, _INIT_CHUNK):
+        hi = lo + _INIT_CHUNK
+        drawn = _draw(
+            jnp.asarray(keys[lo:hi]), jnp.asarray(sd[lo:hi]), jnp.asarray(kinds[lo:hi]), static
+        )
+        for (j, shape), (tensor, normal) in zip(kernels, drawn):
+            out[j][lo : min(hi, n)] = np.asarray(tensor, np.float32)[: min(hi, n) - lo]
+            for k in range(lo, min(hi, n)):
+                if kinds[k] == 2:
+                    out[j][k] = _orthogonal(normal[k - lo], shape)
     return out
+
+
+def _orthogonal(normal, shape):
+    """Keras ``Orthogonal`` (gain 1) from its normal draws, with the same eager JAX calls.
+
+    Kept out of the vectorised draw: a vmapped QR stalled XLA CPU workers.
+    """
+    rows, cols = int(np.prod(shape[:-1])), shape[-1]
+    # Keras draws (max, min) normals from the same key: the same bits, reshaped
+    a = jnp.reshape(normal, (max(cols, rows), min(cols, rows)))
+    q, r = jnp.linalg.qr(a)
+    q = q * jnp.sign(jnp.diag(r))
+    if rows < cols:
+        q = jnp.transpose(q)
+    return np.asarray(1.0 * jnp.reshape(q, shape), np.float32)
 
 
 def train_group(configs, images, epochs, checkpoints, batch_size=128, pad_to=None):

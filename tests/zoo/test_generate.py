@@ -206,3 +206,80 @@ def test_invalid_arguments(tmp_path):
         generate_zoo(tmp_path, n_networks=0, progress=False)
     with pytest.raises(ValueError, match="checkpoints"):
         generate_zoo(tmp_path, n_networks=2, epochs=2, checkpoints=[5], progress=False)
+
+
+def test_init_matches_keras_initializers():
+    """The JAX-native group initialisation equals the Keras initializers, for every kind."""
+    from skweights.zoo._architecture import init_params, param_shapes
+    from skweights.zoo._trainer import _init_group
+
+    kinds = HYPERPARAMETER_RANGES["w_init"]
+    configs = sample_hyperparameters(2 * len(kinds), seed=11)
+    for k, c in enumerate(configs):
+        c["w_init"] = kinds[k % len(kinds)]
+    shapes = param_shapes()
+    stacked = _init_group(configs, shapes)
+    for k, c in enumerate(configs):
+        for j, ref in enumerate(init_params(c, shapes)):
+            np.testing.assert_array_equal(stacked[j][k], ref, err_msg=f"{c['w_init']} {j}")
+    with pytest.raises(ValueError, match="w_init"):
+        _init_group([{**configs[0], "w_init": "zeros"}], shapes)
+
+
+def test_plan_groups_balanced_and_sorted():
+    from skweights.zoo._generate import plan_groups
+
+    configs = sample_hyperparameters(200, seed=0)
+    groups = plan_groups(configs, 64)
+    assert [len(g) for g in groups] == [50, 50, 50, 50]
+    assert sorted(i for g in groups for i in g) == list(range(200))
+    flat = [i for g in groups for i in g]
+    keys = [(configs[i]["train_fraction"], configs[i]["activation"], i) for i in flat]
+    assert keys == sorted(keys)
+    assert [len(g) for g in plan_groups(configs[:7], 3)] == [3, 2, 2]
+
+
+def test_activation_modes_and_single_pass_eval_agree():
+    """Static-activation programs and the one-pass evaluation equal the general ones."""
+    import jax.numpy as jnp
+
+    from skweights.zoo._architecture import param_shapes
+    from skweights.zoo._trainer import (
+        _eval_all,
+        _eval_own,
+        _eval_shared,
+        _init_group,
+        activation_mode,
+        forward,
+    )
+
+    assert activation_mode(["relu", "relu"]) == "relu"
+    assert activation_mode(["relu", "tanh"]) == "mixed"
+    rng = np.random.default_rng(0)
+    configs = sample_hyperparameters(3, seed=2)
+    params = [jnp.asarray(p) for p in _init_group(configs, param_shapes())]
+    x = jnp.asarray(rng.normal(size=(40, 16, 16, 1)).astype(np.float32))
+    y = jnp.asarray(rng.integers(0, 10, 40).astype(np.int32))
+    for act in ("relu", "tanh"):
+        flags = jnp.full(3, act == "relu")
+        np.testing.assert_allclose(
+            forward(params, x, flags, act=act), forward(params, x, flags), rtol=1e-6, atol=1e-6
+        )
+    relu = jnp.asarray([True, False, True])
+    l2 = jnp.full(3, 1e-3)
+    # test = first 10 images, training subsets of the last 30 (network 2: only 5 images)
+    sub = [np.arange(30), np.arange(0, 30, 2), np.arange(5)]
+    w_train = np.zeros((1, 3, 40), np.float32)
+    idx = np.zeros((1, 3, 30), np.int32)
+    mask = np.zeros((1, 3, 30), np.float32)
+    for k, s in enumerate(sub):
+        w_train[0, k, 10 + s] = 1.0
+        idx[0, k, : len(s)] = 10 + s
+        mask[0, k, : len(s)] = 1.0
+    w_test = np.zeros((1, 40), np.float32)
+    w_test[0, :10] = 1.0
+    te_l, te_a, tr_l, tr_a = _eval_all(params, x[None], y[None], w_test, w_train, l2, relu)
+    ref_te = _eval_shared(params, x[None, :10], y[None, :10], jnp.ones((1, 10)), l2, relu)
+    ref_tr = _eval_own(params, x, y, idx, mask, 1, l2, relu)
+    for got, ref in zip((te_l, te_a, tr_l, tr_a), ref_te + ref_tr):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5)
