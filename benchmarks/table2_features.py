@@ -1,0 +1,141 @@
+"""Paper Table 2 (and a compact Table 5/6): GBM R² for every input feature set, per zoo.
+
+Rows are the paper's inputs: raw weights of one layer (W¹…W⁴), all weights W, per-layer l1/l2
+norms, global statistics W̄, per-layer statistics W_L, the training hyperparameters λ (log10 of
+learning rate, l2 and init std, dropout, train fraction, one-hot initialiser and activation),
+the learning rate alone λ_LR, (λ, W), and statistics of layer subsets (dense; conv 1 + dense).
+Cells: test R² mean ± std over the best CV configuration trained on each of the 3 CV folds.
+
+The compact Table 5/6 block gives R² and MSE of all three estimators on W_L (cells shared with
+`table1_estimators.py` through the result cache).
+
+Usage::
+
+    python benchmarks/table2_features.py
+    python benchmarks/table2_features.py --quick --zoo DIR --features W_L W lambda
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as C  # noqa: E402
+import paper_numbers as P  # noqa: E402
+
+
+def _best_summary(zoo_name: str, results: dict[str, dict]) -> str:
+    """Where W_L stands among the weight-based inputs (the paper: it is the best)."""
+    weight_based = {k: v for k, v in results.items() if not k.startswith("lambda")}
+    if "W_L" not in weight_based or len(weight_based) < 2:
+        return ""
+    means = {k: float(np.mean(v["r2"])) for k, v in weight_based.items()}
+    best = max(means, key=means.get)
+    r2 = results["W_L"]["r2"]
+    gap = means[best] - means["W_L"]
+    noise = float(np.std(r2) + np.std(results[best]["r2"]))
+    if best == "W_L":
+        verdict = "W_L is the best weight-based input"
+    elif gap <= max(noise, 0.005):
+        verdict = f"W_L is within noise of the best ({C.FEATURE_SETS[best].symbol})"
+    else:
+        verdict = f"W_L is NOT the best: {C.FEATURE_SETS[best].symbol} beats it"
+    return (
+        f"- {zoo_name}: {verdict} (W_L {means['W_L']:.3f}, best "
+        f"{C.FEATURE_SETS[best].symbol} {means[best]:.3f}, gap {gap:+.3f}, "
+        f"fold std W_L {np.std(r2):.3f})"
+    )
+
+
+def run(argv=None) -> str:
+    p = C.parser(__doc__.splitlines()[0])
+    p.add_argument("--features", nargs="+", default=list(C.FEATURE_SETS), choices=C.FEATURE_SETS)
+    p.add_argument(
+        "--table5-estimators",
+        nargs="*",
+        default=list(C.ESTIMATORS),
+        choices=C.ESTIMATORS,
+        help="estimators of the compact Table 5/6 block on W_L (none: skip it)",
+    )
+    args = C.parse(p, argv)
+
+    results = {z.name: {} for z in args.zoos}
+    for zoo in args.zoos:
+        for feature in args.features:
+            results[zoo.name][feature] = C.evaluate(
+                zoo, "gbm", feature, args.n_trials, args.quick, args.seed, not args.no_cache
+            )
+    headers = ["input", "paper MNIST", "paper CIFAR10-GS"] + [f"ours {z.name}" for z in args.zoos]
+    rows = []
+    for feature in args.features:
+        fs = C.FEATURE_SETS[feature]
+        row = [
+            fs.header,
+            f"{P.table2(feature, 'MNIST'):.3f}",
+            f"{P.table2(feature, 'CIFAR10'):.3f}",
+        ]
+        row += [C.mean_std(results[z.name][feature]["r2"]) for z in args.zoos]
+        rows.append(row)
+    verdicts = "\n".join(filter(None, (_best_summary(z.name, results[z.name]) for z in args.zoos)))
+    notes = (
+        f"GBM (LightGBM with early stopping on 10% of the training rows), test R² mean ± std "
+        f"over the best configuration trained on each of the 3 CV folds; {args.n_trials} "
+        f"CV-search trials per cell (paper: 1k). Zoos: {C.zoo_summary(args.zoos)}.\n\n" + verdicts
+    )
+    text = C.emit(
+        args, "Table 2 — GBM × input features (R²)", C.markdown_table(headers, rows), notes
+    )
+
+    if args.table5_estimators:
+        headers = ["estimator"]
+        for z in args.zoos:
+            headers += [f"R² {z.name}", f"MSE {z.name}"]
+        headers += ["paper MNIST R²", "paper MNIST MSE"]
+        rows = []
+        for kind in args.table5_estimators:
+            row = [C.ESTIMATORS[kind]]
+            for zoo in args.zoos:
+                res = C.evaluate(
+                    zoo, kind, "W_L", args.n_trials, args.quick, args.seed, not args.no_cache
+                )
+                row += [C.mean_std(res["r2"]), C.mean_std(res["mse"], digits=4)]
+            r2, r2_sd = P.TABLE5_R2_WL["MNIST"][kind]
+            mse, mse_sd = P.TABLE6_MSE_WL["MNIST"][kind]
+            row += [f"{r2:.3f} ± {r2_sd:.3f}", f"{mse:.3f} ± {mse_sd:.3f}"]
+            rows.append(row)
+        notes = (
+            f"W_L (per-layer stats) input; test R² and MSE, mean ± std over the 3 fold models. "
+            f"{args.n_trials} trials per L-Linear/GBM cell, {C.trials_for('dnn', args.n_trials)} "
+            f"per DNN cell."
+        )
+        sub = C.emit(
+            _Sub(args, "table5_6"),
+            "Tables 5/6 (compact) — all estimators on W_L (R², MSE)",
+            C.markdown_table(headers, rows),
+            notes,
+        )
+        text += "\n" + sub
+    return text
+
+
+class _Sub:
+    """``args`` with ``out`` pointing to a second markdown file in the same place."""
+
+    def __init__(self, args, stem: str):
+        self.__dict__.update(vars(args))
+        out = args.out
+        if out is not None:
+            out = Path(out)
+            self.out = (
+                out.with_name(f"{out.stem}_{stem}.md")
+                if out.suffix == ".md"
+                else out / f"{stem}.md"
+            )
+
+
+if __name__ == "__main__":
+    run()
