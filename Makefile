@@ -38,6 +38,7 @@ format: $(STAMP)
 ## (pip install -e ".[docs]"); the gallery runs the examples in quick mode (SKWEIGHTS_DOCS_FULL=1
 ## for full size, SKWEIGHTS_DOCS_PLOT_GALLERY=0 to skip running them).
 docs: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
