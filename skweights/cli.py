@@ -284,6 +284,45 @@ def _add_demo_parser(subparsers) -> None:
     demo.set_defaults(func=_demo)
 
 
+def _benchmarks_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import runpy
+
+    bench_dir = _benchmarks_dir()
+    available = sorted(p.stem for p in bench_dir.glob("*.py") if not p.stem.startswith("_"))
+    if args.name not in available:
+        where = f"in {bench_dir}" if available else f"({bench_dir} not found: run from a checkout)"
+        raise ValueError(f"unknown benchmark {args.name!r}; expected one of {available} {where}")
+    sys.path.insert(0, str(bench_dir))
+    old_argv = sys.argv
+    sys.argv = [f"{args.name}.py", *args.args]
+    try:
+        runpy.run_path(str(bench_dir / f"{args.name}.py"), run_name="__main__")
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    finally:
+        sys.argv = old_argv
+        sys.path.remove(str(bench_dir))
+    return 0
+
+
+def _add_bench_parser(subparsers) -> None:
+    bench = subparsers.add_parser(
+        "bench",
+        help="run a benchmark script of benchmarks/ (e.g. table2_features --quick)",
+        description="Run benchmarks/NAME.py with the remaining arguments, e.g. "
+        "`skweights bench table2_features --quick` or `skweights bench bench_zoo --quick`.",
+    )
+    bench.add_argument("name", help="script name without .py, e.g. table1_estimators")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    bench.set_defaults(func=_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``skweights`` command."""
     parser = argparse.ArgumentParser(
@@ -294,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_parser(sub)
     _add_predict_parser(sub)
     _add_demo_parser(sub)
+    _add_bench_parser(sub)
     return parser
 
 

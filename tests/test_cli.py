@@ -69,3 +69,12 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(predictor_path, tmp_pat
 def test_make_predictor_rejects_unknown_choices():
     with pytest.raises(ValueError, match="unknown feature set 'foo'"):
         make_predictor(Layout.small_cnn_zoo(), features="foo")
+
+
+def test_bench_runs_a_benchmark_script_and_rejects_unknown_names(zoo_path, capsys):
+    assert (
+        main(["bench", "table9_sensitivity", "--quick", "--zoo", str(zoo_path), "--no-cache"]) == 0
+    )
+    assert "|" in capsys.readouterr().out  # a markdown table
+    assert main(["bench", "no_such_benchmark"]) == 1
+    assert "unknown benchmark 'no_such_benchmark'" in capsys.readouterr().err
