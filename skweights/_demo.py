@@ -39,6 +39,7 @@ def run_demo(
     results : dict
         ``r2``, ``kendall_tau``, ``n_train``, ``n_test`` and the paths written.
     """
+    import numpy as np
     from lightgbm import LGBMRegressor
     from sklearn.metrics import r2_score
     from sklearn.pipeline import Pipeline
@@ -67,7 +68,7 @@ def run_demo(
     acc = zoo.target
     print(
         f"      {len(acc)} finite networks in {t_zoo:.0f} s; test accuracy "
-        f"min {acc.min():.3f} / median {float(__import__('numpy').median(acc)):.3f} "
+        f"min {acc.min():.3f} / median {float(np.median(acc)):.3f} "
         f"/ max {acc.max():.3f}"
     )
 
@@ -76,7 +77,17 @@ def run_demo(
     model = Pipeline(
         [
             ("stats", LayerStatistics(zoo.layout)),
-            ("gbm", LGBMRegressor(n_estimators=300, learning_rate=0.05, verbose=-1, n_jobs=1)),
+            (
+                "gbm",
+                LGBMRegressor(
+                    n_estimators=300,
+                    learning_rate=0.05,
+                    # LightGBM's default of 20 rows per leaf would leave a tiny zoo unsplit
+                    min_child_samples=max(2, min(20, len(train) // 10)),
+                    verbose=-1,
+                    n_jobs=1,
+                ),
+            ),
         ]
     )
     model.fit(zoo.weights[train], acc[train])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -91,7 +92,7 @@ def _images(dataset: str, data_home):
 
 def _limit_threads():
     """One XLA/BLAS thread in worker processes (two 1-thread workers beat one 2-thread one)."""
-    if "jax" not in __import__("sys").modules:
+    if "jax" not in sys.modules:
         os.environ["XLA_FLAGS"] = (
             os.environ.get("XLA_FLAGS", "")
             + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
