@@ -140,7 +140,7 @@ def test_fidelity_vs_keras():
 
     from skweights.zoo._architecture import build_cnn, get_keras_weights, param_shapes
     from skweights.zoo._images import load_images
-    from skweights.zoo._trainer import _init_group, init_state, train_epoch
+    from skweights.zoo._trainer import _init_group, first_layer_patches, init_state, train_epoch
 
     images = load_images("digits")
     configs = sample_hyperparameters(2, seed=5, hyperparameter_ranges={"dropout": (0.0, 0.0)})
@@ -153,11 +153,11 @@ def test_fidelity_vs_keras():
     state = init_state(params)
     state = train_epoch(
         state,
-        jnp.asarray(images.x_train),
+        first_layer_patches(jnp.asarray(images.x_train)),
         jnp.asarray(images.y_train),
         jnp.asarray(idx),
         jnp.ones(idx.shape, jnp.float32),
-        4,
+        jnp.asarray([4, 4]),
         jnp.full(2, 0.01),
         jnp.full(2, 1e-4),
         jnp.zeros(2),
@@ -230,56 +230,78 @@ def test_plan_groups_balanced_and_sorted():
     from skweights.zoo._generate import plan_groups
 
     configs = sample_hyperparameters(200, seed=0)
+    n_relu = sum(c["activation"] == "relu" for c in configs)
     groups = plan_groups(configs, 64)
-    assert [len(g) for g in groups] == [50, 50, 50, 50]
+    sizes = [len(g) for g in groups]
+    assert sum(sizes) == 200 and max(sizes) <= 64
     assert sorted(i for g in groups for i in g) == list(range(200))
     flat = [i for g in groups for i in g]
-    keys = [(configs[i]["train_fraction"], configs[i]["activation"], i) for i in flat]
+    keys = [(configs[i]["activation"], configs[i]["train_fraction"], i) for i in flat]
     assert keys == sorted(keys)
-    assert [len(g) for g in plan_groups(configs[:7], 3)] == [3, 2, 2]
+    for g in groups:  # one activation per group, sizes within an activation differ by <= 1
+        assert len({configs[i]["activation"] for i in g}) == 1
+    relu_sizes = [len(g) for g in groups if configs[g[0]]["activation"] == "relu"]
+    assert sum(relu_sizes) == n_relu and max(relu_sizes) - min(relu_sizes) <= 1
+    same = [{"train_fraction": 0.5, "activation": "relu"}] * 7
+    assert [len(g) for g in plan_groups(same, 3)] == [3, 2, 2]
 
 
-def test_activation_modes_and_single_pass_eval_agree():
-    """Static-activation programs and the one-pass evaluation equal the general ones."""
+def test_activation_modes_and_chunked_evaluation_agree():
+    """Static-activation programs and chunk-by-chunk evaluation equal the general ones."""
     import jax.numpy as jnp
 
     from skweights.zoo._architecture import param_shapes
     from skweights.zoo._trainer import (
-        _eval_all,
         _eval_own,
         _eval_shared,
         _init_group,
         activation_mode,
+        first_layer_patches,
         forward,
     )
 
     assert activation_mode(["relu", "relu"]) == "relu"
     assert activation_mode(["relu", "tanh"]) == "mixed"
     rng = np.random.default_rng(0)
-    configs = sample_hyperparameters(3, seed=2)
+    configs = sample_hyperparameters(4, seed=2)
     params = [jnp.asarray(p) for p in _init_group(configs, param_shapes())]
     x = jnp.asarray(rng.normal(size=(40, 16, 16, 1)).astype(np.float32))
     y = jnp.asarray(rng.integers(0, 10, 40).astype(np.int32))
     for act in ("relu", "tanh"):
-        flags = jnp.full(3, act == "relu")
+        flags = jnp.full(4, act == "relu")
         np.testing.assert_allclose(
             forward(params, x, flags, act=act), forward(params, x, flags), rtol=1e-6, atol=1e-6
         )
-    relu = jnp.asarray([True, False, True])
-    l2 = jnp.full(3, 1e-3)
-    # test = first 10 images, training subsets of the last 30 (network 2: only 5 images)
-    sub = [np.arange(30), np.arange(0, 30, 2), np.arange(5)]
-    w_train = np.zeros((1, 3, 40), np.float32)
-    idx = np.zeros((1, 3, 30), np.int32)
-    mask = np.zeros((1, 3, 30), np.float32)
+    patches = first_layer_patches(x)
+    np.testing.assert_allclose(
+        forward(params, patches, relu_all := jnp.ones(4, bool), patched=True),
+        forward(params, x, relu_all),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    relu = jnp.asarray([True, False, True, False])
+    l2 = jnp.full(4, 1e-3)
+    # training subsets in chunks of 8 images; network 2 has 5 images, network 3 none (padding)
+    sub = [np.arange(30), np.arange(0, 30, 2), np.arange(5), np.arange(0)]
+    idx = np.zeros((4, 4, 8), np.int32)
+    mask = np.zeros((4, 4, 8), np.float32)
     for k, s in enumerate(sub):
-        w_train[0, k, 10 + s] = 1.0
-        idx[0, k, : len(s)] = 10 + s
-        mask[0, k, : len(s)] = 1.0
-    w_test = np.zeros((1, 40), np.float32)
-    w_test[0, :10] = 1.0
-    te_l, te_a, tr_l, tr_a = _eval_all(params, x[None], y[None], w_test, w_train, l2, relu)
-    ref_te = _eval_shared(params, x[None, :10], y[None, :10], jnp.ones((1, 10)), l2, relu)
-    ref_tr = _eval_own(params, x, y, idx, mask, 1, l2, relu)
-    for got, ref in zip((te_l, te_a, tr_l, tr_a), ref_te + ref_tr):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5)
+        flat_idx, flat_mask = np.zeros(32, np.int32), np.zeros(32, np.float32)
+        flat_idx[: len(s)], flat_mask[: len(s)] = 10 + s, 1.0
+        idx[:, k], mask[:, k] = flat_idx.reshape(4, 8), flat_mask.reshape(4, 8)
+    counts = jnp.asarray([-(-len(s) // 8) for s in sub], jnp.int32)
+    test = (patches[None, :10], y[None, :10], jnp.ones((1, 10)))
+    whole = _eval_shared(params, *test, l2, relu) + _eval_own(
+        params, patches, y, idx, mask, counts, l2, relu
+    )
+    for chunk in (1, 2):
+        chunked = _eval_shared(params, *test, l2, relu, chunk=chunk) + _eval_own(
+            params, patches, y, idx, mask, counts, l2, relu, chunk=chunk
+        )
+        for got, ref in zip(chunked, whole):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-7)
+    # the training metrics are those of each network's own images
+    for k in range(3):
+        logits = forward([p[k : k + 1] for p in params], x[10 + sub[k]], relu[k : k + 1])
+        acc = np.mean(np.argmax(np.asarray(logits)[0], axis=1) == np.asarray(y)[10 + sub[k]])
+        np.testing.assert_allclose(float(whole[3][k]), acc, rtol=1e-6)
