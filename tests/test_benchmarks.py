@@ -147,3 +147,14 @@ def test_bench_features_quick_prints_ratios_and_checks_results(capsys, extra):
         assert "private memory < 2 GB target: ok" in out
     else:  # the naive baselines ran and matched (the script asserts equality to them)
         assert re.search(rf"\| naive np.mean/np.var/np.quantile \| {FLOAT} \|", out)
+
+
+def test_bench_zoo_quick_compares_batched_with_both_naive_baselines(capsys):
+    import bench_zoo
+
+    rows = bench_zoo.main(["--quick", "--datasets", "digits", "--workers", "1"])
+    (dataset, epochs, n_batched, batched, n_naive, naive_zoo, naive_fit, final) = rows[0]
+    assert (dataset, epochs, n_batched, n_naive) == ("digits", 3, 32, 2)
+    assert batched > 0 and naive_zoo > 0 and naive_fit > 0 and 0 <= final <= 1
+    out = capsys.readouterr().out
+    assert re.search(r"\| digits \| 3 \| 32 \| [\d,]+ \| 2 \| [\d,]+ \| \d+\.\dx \|", out)
