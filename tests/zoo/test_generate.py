@@ -140,14 +140,15 @@ def test_fidelity_vs_keras():
 
     from skweights.zoo._architecture import build_cnn, get_keras_weights, param_shapes
     from skweights.zoo._images import load_images
-    from skweights.zoo._trainer import _init_group, first_layer_patches, init_state, train_epoch
+    from skweights.zoo._init import init_group
+    from skweights.zoo._trainer import first_layer_patches, init_state, train_epoch
 
     images = load_images("digits")
     configs = sample_hyperparameters(2, seed=5, hyperparameter_ranges={"dropout": (0.0, 0.0)})
     configs[0]["activation"], configs[1]["activation"] = "relu", "tanh"
     for c in configs:
         c["learning_rate"], c["l2reg"] = 0.01, 1e-4
-    params = _init_group(configs, param_shapes())
+    params = init_group(configs, param_shapes())
     rng = np.random.default_rng(0)
     idx = rng.integers(0, len(images.x_train), (4, 2, 32)).astype(np.int32)
     state = init_state(params)
@@ -211,19 +212,19 @@ def test_invalid_arguments(tmp_path):
 def test_init_matches_keras_initializers():
     """The JAX-native group initialisation equals the Keras initializers, for every kind."""
     from skweights.zoo._architecture import init_params, param_shapes
-    from skweights.zoo._trainer import _init_group
+    from skweights.zoo._init import init_group
 
     kinds = HYPERPARAMETER_RANGES["w_init"]
     configs = sample_hyperparameters(2 * len(kinds), seed=11)
     for k, c in enumerate(configs):
         c["w_init"] = kinds[k % len(kinds)]
     shapes = param_shapes()
-    stacked = _init_group(configs, shapes)
+    stacked = init_group(configs, shapes)
     for k, c in enumerate(configs):
         for j, ref in enumerate(init_params(c, shapes)):
             np.testing.assert_array_equal(stacked[j][k], ref, err_msg=f"{c['w_init']} {j}")
     with pytest.raises(ValueError, match="w_init"):
-        _init_group([{**configs[0], "w_init": "zeros"}], shapes)
+        init_group([{**configs[0], "w_init": "zeros"}], shapes)
 
 
 def test_plan_groups_balanced_and_sorted():
@@ -251,10 +252,10 @@ def test_activation_modes_and_chunked_evaluation_agree():
     import jax.numpy as jnp
 
     from skweights.zoo._architecture import param_shapes
+    from skweights.zoo._init import init_group
     from skweights.zoo._trainer import (
         _eval_own,
         _eval_shared,
-        _init_group,
         activation_mode,
         first_layer_patches,
         forward,
@@ -264,7 +265,7 @@ def test_activation_modes_and_chunked_evaluation_agree():
     assert activation_mode(["relu", "tanh"]) == "mixed"
     rng = np.random.default_rng(0)
     configs = sample_hyperparameters(4, seed=2)
-    params = [jnp.asarray(p) for p in _init_group(configs, param_shapes())]
+    params = [jnp.asarray(p) for p in init_group(configs, param_shapes())]
     x = jnp.asarray(rng.normal(size=(40, 16, 16, 1)).astype(np.float32))
     y = jnp.asarray(rng.integers(0, 10, 40).astype(np.int32))
     for act in ("relu", "tanh"):

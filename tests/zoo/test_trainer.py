@@ -11,13 +11,14 @@ jnp = pytest.importorskip("jax.numpy")
 def _epoch(chunk, steps):
     from skweights.zoo._architecture import param_shapes
     from skweights.zoo._images import load_images
-    from skweights.zoo._trainer import _init_group, first_layer_patches, init_state, train_epoch
+    from skweights.zoo._init import init_group
+    from skweights.zoo._trainer import first_layer_patches, init_state, train_epoch
 
     images = load_images("digits")
     configs = sample_hyperparameters(4, seed=11)
     for c in configs:
         c["activation"] = "relu"
-    state = init_state(_init_group(configs, param_shapes()))
+    state = init_state(init_group(configs, param_shapes()))
     rng = np.random.default_rng(1)
     idx = rng.integers(0, len(images.x_train), (3, 4, 16)).astype(np.int32)
     mask = np.zeros(idx.shape, np.float32)
