@@ -216,7 +216,7 @@ def generate_zoo(
     import joblib
     import pandas as pd
 
-    from skweights._format import write_zoo
+    from skweights._format import LAYOUT_FILE, METRICS_FILE, WEIGHTS_FILE, write_zoo
     from skweights.zoo._architecture import cnn_layout
 
     for name, value, low in (
@@ -275,7 +275,21 @@ def generate_zoo(
     mpath = shard_dir / MANIFEST
     if mpath.exists():
         old = json.loads(mpath.read_text())
-        if old != json.loads(json.dumps(manifest)):
+        new = json.loads(json.dumps(manifest))
+        same_runs = {k: v for k, v in old.items() if k != "grouping"} == {
+            k: v for k, v in new.items() if k != "grouping"
+        }
+        if same_runs and old.get("grouping", 1) != GROUPING_VERSION:
+            # an older version of the generator cut the same runs into other groups: its
+            # finished zoo holds the same networks, its unfinished shards cannot be completed
+            if all((out / f).exists() for f in (WEIGHTS_FILE, METRICS_FILE, LAYOUT_FILE)):
+                return out
+            raise ValueError(
+                f"{shard_dir} holds unfinished shards of an older generator version (grouping "
+                f"{old.get('grouping', 1)}, this version {GROUPING_VERSION}); they cannot be "
+                f"completed. Delete {shard_dir} to generate the zoo again."
+            )
+        if old != new:
             raise ValueError(
                 f"{out} holds shards of a different generation ({old}); expected {manifest}. "
                 "Use another output directory or delete it."

@@ -97,6 +97,29 @@ def test_resume_after_kill(reference, tmp_path):
         generate_zoo(out, progress=False, **{**KW, "seed": 4})
 
 
+def test_zoo_of_an_older_grouping_is_reused_when_finished_and_refused_when_not(
+    reference, tmp_path
+):
+    import json
+    import shutil
+
+    out = tmp_path / "older"
+    shutil.copytree(reference, out)
+    manifest = out / ".shards" / "manifest.json"
+    old = json.loads(manifest.read_text())
+    del old["grouping"]  # as written by the first generator version
+    manifest.write_text(json.dumps(old))
+    before = (out / "weights.npy").stat().st_mtime_ns
+    assert generate_zoo(out, progress=False, **KW) == out  # finished: the same networks
+    assert (out / "weights.npy").stat().st_mtime_ns == before  # nothing retrained or rewritten
+    (out / "weights.npy").unlink()
+    with pytest.raises(ValueError, match=r"unfinished shards of an older generator.*Delete"):
+        generate_zoo(out, progress=False, **KW)
+    # other settings are still a different generation, whatever the grouping
+    with pytest.raises(ValueError, match="different generation"):
+        generate_zoo(out, progress=False, **{**KW, "epochs": 3})
+
+
 @pytest.mark.slow
 def test_dask_local_cluster(reference, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
