@@ -104,7 +104,7 @@ def forward(params, x, relu, rates=None, seeds=None, act="mixed", patched=False)
     h = x
     for i in range(n_layers):
         b, w = params[2 * i], params[2 * i + 1]
-        n, _, _, c, u = w.shape
+        n, u = w.shape[0], w.shape[-1]
         p = h if (patched and i == 0) else first_layer_patches(h)
         ho, wo, k = p.shape[-3:]
         wm = w.reshape(n, k, u)

@@ -329,3 +329,23 @@ def test_activation_modes_and_chunked_evaluation_agree():
         logits = forward([p[k : k + 1] for p in params], x[10 + sub[k]], relu[k : k + 1])
         acc = np.mean(np.argmax(np.asarray(logits)[0], axis=1) == np.asarray(y)[10 + sub[k]])
         np.testing.assert_allclose(float(whole[3][k]), acc, rtol=1e-6)
+
+
+def test_longest_groups_are_trained_first(tmp_path, monkeypatch):
+    from skweights.zoo import _generate
+
+    calls = []
+    real = _generate._train_shard
+
+    def spy(shard, configs, *args):
+        calls.append(_generate._group_cost(configs))
+        return real(shard, configs, *args)
+
+    monkeypatch.setattr(_generate, "_train_shard", spy)
+    kw = {**KW, "n_networks": 12, "group_size": 3, "epochs": 1}
+    generate_zoo(tmp_path / "z", progress=False, workers=1, **kw)
+    assert len(calls) >= 4 and calls == sorted(calls, reverse=True)
+    # the order is a schedule only: the zoo equals one trained in plan order
+    monkeypatch.setattr(_generate, "_group_cost", lambda configs: 0.0)
+    generate_zoo(tmp_path / "plain", progress=False, workers=1, **kw)
+    np.testing.assert_array_equal(*(np.load(tmp_path / d / "weights.npy") for d in ("z", "plain")))
