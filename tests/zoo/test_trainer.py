@@ -69,3 +69,49 @@ def test_chunk_size_keeps_activations_cache_sized():
     assert chunk_size_for((16, 16, 1)) == 4
     assert chunk_size_for((32, 32, 1)) == 1
     assert chunk_size_for((8, 8, 1)) == 16
+
+
+def test_tanh_is_bitwise_jnp_tanh_values_and_gradients():
+    import jax
+
+    from skweights.zoo._trainer import tanh
+
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2**32, 200_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 4e-4, 3.99e-4, 7.9988, 8.0], "f4")
+    x = np.concatenate([bits, np.linspace(-10, 10, 200_001, dtype=np.float32), specials])
+    ours = np.asarray(jax.jit(tanh)(x))
+    ref = np.asarray(jax.jit(jnp.tanh)(x))
+    np.testing.assert_array_equal(ours, ref)  # NaN == NaN for assert_array_equal
+    grad = jax.jit(jax.vmap(jax.grad(tanh)))
+    np.testing.assert_array_equal(
+        np.asarray(grad(x)), np.asarray(jax.jit(jax.vmap(jax.grad(jnp.tanh)))(x))
+    )
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_custom_matmuls_match_autodiff_of_plain_matmul(shared):
+    import jax
+
+    from skweights.zoo._trainer import _matmul, _narrow_matmul
+
+    rng = np.random.default_rng(3)
+    w9 = jnp.asarray(rng.normal(size=(3, 9, 16)), jnp.float32)
+    w144 = jnp.asarray(rng.normal(size=(3, 144, 16)), jnp.float32)
+    p9 = jnp.asarray(rng.normal(size=(50, 9) if shared else (3, 50, 9)), jnp.float32)
+    p144 = jnp.asarray(rng.normal(size=(3, 50, 144)), jnp.float32)
+    cot = jnp.asarray(rng.normal(size=(3, 50, 16)), jnp.float32)
+
+    def check(ours, p, w, wrt):
+        def plain(p, w):
+            return jnp.einsum("mk,nku->nmu" if p.ndim == 2 else "nmk,nku->nmu", p, w)
+
+        np.testing.assert_allclose(ours(p, w), plain(p, w), rtol=1e-5, atol=1e-5)
+        g_ours = jax.grad(lambda p, w: jnp.sum(ours(p, w) * cot), argnums=wrt)(p, w)
+        g_ref = jax.grad(lambda p, w: jnp.sum(plain(p, w) * cot), argnums=wrt)(p, w)
+        for a, b in zip(g_ours, g_ref):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+    check(_narrow_matmul, p9, w9, (1,))  # the first layer's patches are data: no gradient
+    if not shared:
+        check(_matmul, p144, w144, (0, 1))
