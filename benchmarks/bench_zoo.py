@@ -4,8 +4,9 @@ Usage: ``python benchmarks/bench_zoo.py [--quick] [--datasets digits mnist_5k] [
 [--n-batched 256] [--n-naive 5]``. Everything is measured in the same run (the machine is
 shared, so the ratios are the figures to quote). Prints a markdown table.
 
-- **batched**: the whole `generate_zoo` call (start-up, compiling or loading compiled programs,
-  training, the checkpoint evaluations and writing the zoo), default checkpoints.
+- **batched**: the whole `generate_zoo` call with its defaults (groups of 64 networks, default
+  checkpoints): start-up, compiling or loading compiled programs, training, the checkpoint
+  evaluations and writing the zoo.
 - **naive, same zoo**: `train_naive` with the same checkpoints: a fresh Keras model per
   network, ``model.fit`` between checkpoints, ``model.evaluate`` on the test set and on the
   network's own training subset at each checkpoint, weights kept. This produces what the
@@ -52,7 +53,6 @@ def main(argv=None) -> list[tuple]:
                 n_networks=n_batched,
                 epochs=epochs,
                 workers=args.workers,
-                group_size=max(1, -(-n_batched // args.workers)),
                 progress=False,
             )
             batched = n_batched / (time.perf_counter() - t) * 3600

@@ -65,10 +65,10 @@ def test_chunked_training_equals_all_at_once_with_uneven_step_counts():
 def test_chunk_size_keeps_activations_cache_sized():
     from skweights.zoo._trainer import chunk_size_for
 
-    assert chunk_size_for((28, 28, 1)) == 2
-    assert chunk_size_for((16, 16, 1)) == 4
+    assert chunk_size_for((28, 28, 1)) == 1
+    assert chunk_size_for((16, 16, 1)) == 2
     assert chunk_size_for((32, 32, 1)) == 1
-    assert chunk_size_for((8, 8, 1)) == 16
+    assert chunk_size_for((8, 8, 1)) == 8
 
 
 def test_tanh_is_bitwise_jnp_tanh_values_and_gradients():
