@@ -195,10 +195,18 @@ def _narrow_matmul_bwd(p, dz):
 _narrow_matmul.defvjp(_narrow_matmul_fwd, _narrow_matmul_bwd)
 
 
+@jax.custom_vjp
 def _materialize(h):
-    """`h` computed once into a buffer (a conditional on data is not fused into consumers)."""
+    """`h` computed once into a buffer (a conditional on data is not fused into consumers).
+
+    Forward only: the gradient passes straight through, so the backward pass stays free to
+    fuse (e.g. the next layer's col2im with this layer's activation derivative).
+    """
     flat = h.reshape(-1)
     return lax.cond(flat[0] == flat[0], lambda a: a, lambda a: a * 1.0, h)
+
+
+_materialize.defvjp(lambda h: (_materialize(h), None), lambda _, g: (g,))
 
 
 #: Largest first-layer patch width computed as broadcast multiply-adds instead of a GEMM.
