@@ -124,3 +124,27 @@ def test_custom_matmuls_match_autodiff_of_plain_matmul(shared):
     check(_narrow_matmul, p9, w9, (1,))  # the first layer's patches are data: no gradient
     if not shared:
         check(_matmul, p144, w144, (0, 1))
+
+
+@pytest.mark.parametrize("once", [False, True])
+def test_relu_dropout_matches_autodiff_of_the_plain_expression(once):
+    import jax
+
+    from skweights.zoo._trainer import _relu_dropout
+
+    rng = np.random.default_rng(5)
+    z = jnp.asarray(rng.normal(size=(3, 40, 16)), jnp.float32).at[0, 0, :4].set(0.0)
+    keep = jnp.asarray(rng.random((3, 40, 16)) > 0.3)
+    r = jnp.asarray([0.0, 0.3, 0.65], jnp.float32)[:, None, None]
+    cot = jnp.asarray(rng.normal(size=(3, 40, 16)), jnp.float32)
+
+    def plain(z):
+        return jnp.where(keep, jax.nn.relu(z) / (1.0 - r), 0.0)
+
+    def ours(z):
+        return _relu_dropout(z, keep, r, once)
+
+    np.testing.assert_array_equal(jax.jit(ours)(z), jax.jit(plain)(z))
+    g_ours = jax.jit(jax.grad(lambda z: jnp.sum(ours(z) * cot)))(z)
+    g_plain = jax.jit(jax.grad(lambda z: jnp.sum(plain(z) * cot)))(z)
+    np.testing.assert_array_equal(g_ours, g_plain)
