@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -110,18 +111,82 @@ def _images(dataset: str, data_home):
 
 
 def _limit_threads():
-    """Eigen single-threaded in worker processes. XLA's CPU runtime still spreads a program
-    over the free cores, which helps when one worker finishes before the other (pinning each
-    worker to one core measured 16 % slower for that reason)."""
+    """Eigen single-threaded in worker processes (each worker is also pinned to a core of its
+    own, `_pin_worker`)."""
     if "jax" not in sys.modules:
         os.environ["XLA_FLAGS"] = (
             os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
         ).strip()
 
 
+def _pinning_cores(workers: int, backend) -> list[int] | None:
+    """The cores to pin local worker processes to (one each), or None (no pinning).
+
+    Two unpinned workers on 2 cores were 19-27 % slower than two pinned ones: XLA spreads each
+    program over both cores, so the workers' threads keep displacing each other. Pinning
+    applies to local loky workers only, and only when every worker gets a core of its own.
+    """
+    if workers < 2 or not hasattr(os, "sched_setaffinity") or backend not in (None, "loky"):
+        return None
+    if backend is None:
+        from joblib._parallel_backends import LokyBackend
+        from joblib.parallel import get_active_backend
+
+        if not isinstance(get_active_backend()[0], LokyBackend):
+            return None
+    cores = sorted(os.sched_getaffinity(0))
+    return cores if workers <= len(cores) else None
+
+
+def _claim_core(pin_dir: str, cores: Sequence[int]) -> int | None:
+    """Claim a free core: the first ``core-<i>`` token file this process creates in
+    ``pin_dir`` (atomic O_EXCL, so two workers never get the same core). None when all are
+    taken or ``pin_dir`` does not exist here (a worker on another machine)."""
+    for core in cores:
+        try:
+            fd = os.open(
+                os.path.join(pin_dir, f"core-{core}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY
+            )
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        os.close(fd)
+        return core
+    return None
+
+
+_PINNED: dict[str, Any] = {}
+
+
+def _pin_worker(pin_dir: str, cores: Sequence[int]) -> None:
+    """Pin this worker process to a core of its own for the generation using ``pin_dir``.
+
+    Runs before JAX is imported in a fresh worker, so XLA sizes its thread pool to that core.
+    A worker reused from an earlier generation claims a core again for this one.
+    """
+    if _PINNED.get("dir") == pin_dir:
+        return
+    core = _claim_core(pin_dir, cores)
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+        _PINNED["dir"] = pin_dir
+
+
 def _train_shard(
-    shard: str, configs, dataset, data_home, epochs, checkpoints, batch_size, single_thread, pad_to
+    shard: str,
+    configs,
+    dataset,
+    data_home,
+    epochs,
+    checkpoints,
+    batch_size,
+    single_thread,
+    pad_to,
+    pin=None,
 ):
+    if pin is not None:
+        _pin_worker(*pin)
     if single_thread:
         _limit_threads()
     from skweights.zoo._trainer import train_group
@@ -305,6 +370,8 @@ def generate_zoo(
     # that the workers finish together; the shards and the zoo do not depend on this order
     todo.sort(key=lambda g: -_group_cost([configs[i] for i in groups[g]]))
     single = workers > 1
+    cores = _pinning_cores(workers, backend) if todo else None
+    pin_dir = tempfile.mkdtemp(prefix="skweights-cores-") if cores else None
     tasks = (
         joblib.delayed(_train_shard)(
             str(shard_paths[g]),
@@ -316,6 +383,7 @@ def generate_zoo(
             batch_size,
             single,
             max(len(g) for g in groups),
+            None if pin_dir is None else (pin_dir, cores),
         )
         for g in todo
     )
@@ -340,6 +408,8 @@ def generate_zoo(
     finally:
         if bar is not None:
             bar.close()
+        if pin_dir is not None:
+            shutil.rmtree(pin_dir, ignore_errors=True)
 
     # assemble: rows by run index then step
     weights, frames = [], []

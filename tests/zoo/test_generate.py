@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -349,3 +350,19 @@ def test_longest_groups_are_trained_first(tmp_path, monkeypatch):
     monkeypatch.setattr(_generate, "_group_cost", lambda configs: 0.0)
     generate_zoo(tmp_path / "plain", progress=False, workers=1, **kw)
     np.testing.assert_array_equal(*(np.load(tmp_path / d / "weights.npy") for d in ("z", "plain")))
+
+
+def test_worker_core_claims_are_distinct_and_local(tmp_path):
+    from skweights.zoo._generate import _claim_core, _pinning_cores
+
+    assert [_claim_core(str(tmp_path), [0, 1]) for _ in range(3)] == [0, 1, None]
+    assert _claim_core(str(tmp_path / "other-machine"), [0, 1]) is None
+    # pinning only for several local loky workers, each with a core of its own
+    assert _pinning_cores(1, None) is None
+    assert _pinning_cores(2, "dask") is None
+    n_cores = len(os.sched_getaffinity(0))
+    assert _pinning_cores(n_cores + 1, None) is None
+    if n_cores >= 2:
+        assert _pinning_cores(2, "loky") == sorted(os.sched_getaffinity(0))
+        with joblib.parallel_config("threading"):
+            assert _pinning_cores(2, None) is None
