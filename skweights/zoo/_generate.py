@@ -242,7 +242,8 @@ def generate_zoo(
     seed : int, default=0
         Seed of the hyperparameter sample (and thereby of everything).
     workers : int, default=1
-        Parallel joblib jobs. Each worker runs single-threaded XLA when ``workers > 1``.
+        Parallel joblib jobs. Each worker runs single-threaded XLA when ``workers > 1``; local
+        loky workers are pinned to a core each when there are enough cores.
     group_size : int, default=64
         Networks trained at once (memory grows linearly, ~20 MB per network on digits).
     checkpoints : sequence of int or None, default=None
