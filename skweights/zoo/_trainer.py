@@ -268,18 +268,20 @@ def forward(params, x, relu, rates=None, seeds=None, act="mixed", patched=False)
             z = _matmul(pm, wm)
         # bias, activation and dropout on the 3-D (N, B Ho Wo, U) product: with the 5-D
         # image layout XLA did not vectorise tanh (the tanh layer cost 1.8x the ReLU one)
+        z = z + b[:, None, :]
+        keep = None
+        if rates is not None:
+            r = rates[:, None, None]
+            keep = _hash_uniform(z.shape, _mix(seeds, jnp.uint32(i + 1))) >= r
         # computed once (`_materialize`) before the last layer: otherwise each of the next
         # layer's 9 patch slices recomputes the activation and dropout hash of what it reads
         once = i + 1 < n_layers
-        if act == "relu" and rates is not None:
-            keep = _hash_uniform(z.shape, _mix(seeds, jnp.uint32(i + 1))) >= rates[:, None, None]
-            h = _relu_dropout(z + b[:, None, :], keep, rates[:, None, None], once)
+        if act == "relu" and keep is not None:
+            h = _relu_dropout(z, keep, r, once)
         else:
-            h = _activate(z + b[:, None, :], relu, act)
-            if rates is not None:
-                u01 = _hash_uniform(h.shape, _mix(seeds, jnp.uint32(i + 1)))
-                r = rates[:, None, None]
-                h = jnp.where(u01 >= r, h / (1.0 - r), 0.0)
+            h = _activate(z, relu, act)
+            if keep is not None:
+                h = jnp.where(keep, h / (1.0 - r), 0.0)
             if once:
                 h = _materialize(h)
         h = h.reshape((n, -1, ho, wo, u))
