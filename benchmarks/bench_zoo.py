@@ -35,6 +35,9 @@ def main(argv=None) -> list[tuple]:
     parser.add_argument("--epochs", type=int, default=18)
     parser.add_argument("--n-batched", type=int, default=256)
     parser.add_argument("--n-naive", type=int, default=5)
+    parser.add_argument(
+        "--no-pin", action="store_true", help="do not pin the workers to a core each"
+    )
     args = parser.parse_args(argv)
     from skweights.zoo import default_checkpoints, generate_zoo, sample_hyperparameters
     from skweights.zoo._images import load_images
@@ -54,6 +57,7 @@ def main(argv=None) -> list[tuple]:
                 epochs=epochs,
                 workers=args.workers,
                 progress=False,
+                pin_workers=not args.no_pin,
             )
             batched = n_batched / (time.perf_counter() - t) * 3600
         images = load_images(dataset)
@@ -72,7 +76,8 @@ def main(argv=None) -> list[tuple]:
         rows.append((dataset, epochs, n_batched, batched, n_naive, naive_zoo, naive_fit, final))
         print(rows[-1], flush=True)
     print(
-        f"\ncheckpoints {checkpoints}, {args.workers} workers\n\n"
+        f"\ncheckpoints {checkpoints}, {args.workers} workers"
+        f"{' (not pinned)' if args.no_pin else ''}\n\n"
         "| dataset | epochs | batched nets | batched nets/h | naive nets | naive nets/h "
         "(same zoo) | speed-up | naive nets/h (fit only) | speed-up (lower bound) |"
     )

@@ -366,3 +366,46 @@ def test_worker_core_claims_are_distinct_and_local(tmp_path):
         assert _pinning_cores(2, "loky") == sorted(os.sched_getaffinity(0))
         with joblib.parallel_config("threading"):
             assert _pinning_cores(2, None) is None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_two_workers_pin_themselves_to_distinct_cores(tmp_path):
+    # each worker is a fresh process, as loky starts them; both claim from one token dir
+    cores = sorted(os.sched_getaffinity(0))[:2]
+    code = (
+        "import os, sys; from skweights.zoo._generate import _pin_worker; "
+        f"_pin_worker({str(tmp_path)!r}, {cores!r}); "
+        "_pin_worker(" + repr(str(tmp_path)) + f", {cores!r}); "  # again: keeps its core
+        "print(sorted(os.sched_getaffinity(0)), 'jax' in sys.modules)"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert sorted(outs) == sorted(f"[{c}] False" for c in cores)
+    # a third worker finds no free core and stays unpinned
+    third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert third.stdout.strip() == f"{sorted(os.sched_getaffinity(0))} False"
+
+
+def test_pin_workers_false_skips_pinning(tmp_path, monkeypatch):
+    from skweights.zoo import _generate
+
+    seen = []
+    monkeypatch.setattr(_generate, "_pinning_cores", lambda w, b: seen.append(w) or None)
+    generate_zoo(
+        tmp_path / "a",
+        dataset="digits",
+        n_networks=2,
+        epochs=1,
+        workers=1,
+        progress=False,
+        pin_workers=False,
+    )
+    assert seen == []
+    generate_zoo(
+        tmp_path / "b", dataset="digits", n_networks=2, epochs=1, workers=1, progress=False
+    )
+    assert seen == [1]
