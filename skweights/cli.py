@@ -35,6 +35,7 @@ def _zoo_generate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.quiet,
         data_home=args.data_home,
+        scheduler=args.scheduler,
     )
     print(path)
     return 0
@@ -53,7 +54,16 @@ def _add_zoo_parser(subparsers) -> None:
     gen.add_argument("--n-networks", type=_positive_int, default=200)
     gen.add_argument("--epochs", type=_positive_int, default=18)
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--workers", type=_positive_int, default=1)
+    gen.add_argument(
+        "--workers", type=_positive_int, default=1, help="local worker processes (default: 1)"
+    )
+    gen.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train on a dask cluster, e.g. tcp://HOST:8786 (results come back here; workers "
+        "need no shared disk)",
+    )
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--group-size", type=_positive_int, default=64)
     gen.add_argument("--batch-size", type=_positive_int, default=128)

@@ -158,3 +158,15 @@ def test_bench_zoo_quick_compares_batched_with_both_naive_baselines(capsys):
     assert batched > 0 and naive_zoo > 0 and naive_fit > 0 and 0 <= final <= 1
     out = capsys.readouterr().out
     assert re.search(r"\| digits \| 3 \| 32 \| [\d,]+ \| 2 \| [\d,]+ \| \d+\.\dx \|", out)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("dask-cluster")
+def test_bench_dask_quick_times_local_and_cluster_runs_of_the_same_zoo(capsys):
+    import bench_dask
+
+    rows = bench_dask.main(["--quick"])
+    assert [r[0].split(",")[0] for r in rows] == ["local", "dask", "dask"]
+    assert all(r[3] in ("-", "yes") for r in rows), rows
+    assert float(rows[0][2]) == 1.0 and all(float(r[2]) > 0 for r in rows)
+    assert "| dispatch | networks/hour |" in capsys.readouterr().out
