@@ -6,8 +6,10 @@ Two naming conventions are understood:
   or ``conv2d/kernel``), tensors in our storage order (conv kernels HWIO, dense ``(in, out)``);
 - **PyTorch** (a ``state_dict``): names ``<module>.weight`` / ``<module>.bias``. Modules are
   taken in natural order of their names (``features.2`` before ``features.10``) and matched one
-  by one with the layout's layers; conv kernels are converted from OIHW to HWIO and linear
-  weights from ``(out, in)`` to ``(in, out)``.
+  by one with the layout's layers (each layer takes the first module whose weight has the rank
+  of its kernel: 4-D conv, 2-D linear, so ``classifier`` after ``features.6`` is the dense
+  layer); conv kernels are converted from OIHW to HWIO and linear weights from ``(out, in)`` to
+  ``(in, out)``.
 
 ``.safetensors`` files are read with ``safetensors.numpy`` (no torch needed).
 """
@@ -75,6 +77,30 @@ def _match_ours(layout, tensors: Mapping[str, np.ndarray]):
     return pairs
 
 
+def _assign_modules(layout, tensors, modules: dict[str, dict[str, str]]) -> list[str]:
+    """Modules for the layout's layers, in order: the first (in natural name order) module
+    whose weight has the rank of the layer's kernel (4: conv, 2: linear), so that ``fc`` after
+    ``features.conv3`` or ``classifier`` after ``features.6`` land in the dense layer."""
+    free = list(modules)
+    order = []
+    for layer in layout.layers:
+        kernel = [e for e in layout.groups()[layer] if e.kind == "kernel"]
+        rank = len(kernel[0].shape) if kernel else None
+        pick = next(
+            (
+                m
+                for m in free
+                if rank is None
+                or "kernel" not in modules[m]
+                or np.ndim(tensors[modules[m]["kernel"]]) == rank
+            ),
+            free[0],
+        )
+        free.remove(pick)
+        order.append(pick)
+    return order
+
+
 def _match_pytorch(layout, tensors: Mapping[str, np.ndarray], source: str):
     modules: dict[str, dict[str, str]] = {}
     for name in sorted(tensors, key=_natural_key):
@@ -92,8 +118,10 @@ def _match_pytorch(layout, tensors: Mapping[str, np.ndarray], source: str):
             f"{source} has {len(modules)} modules with weights ({list(modules)}) but the layout "
             f"has {len(layers)} layers ({layers})"
         )
+    order = _assign_modules(layout, tensors, modules)
     pairs = []
-    for layer, (module, kinds) in zip(layers, modules.items()):
+    for layer, module in zip(layers, order):
+        kinds = modules[module]
         for e in layout.groups()[layer]:
             if e.kind not in kinds:
                 raise ValueError(

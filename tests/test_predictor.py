@@ -1,4 +1,4 @@
-"""`skweights.predictor`: the predictor factory and predictor files that load without running code."""
+"""`skweights.predictor`: the predictor factory; predictor files load without running code."""
 
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ def test_a_crafted_skops_file_is_refused_without_running_its_code(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.skops"
     sio.dump({"model": _Payload(marker), "layout": Layout.small_cnn_zoo()}, path)
-    with pytest.raises(ValueError, match=r"evil.skops holds types that are not trusted: .*_Payload"):
+    with pytest.raises(
+        ValueError, match=r"evil.skops holds types that are not trusted: .*_Payload"
+    ):
         load_predictor(path)
     assert not marker.exists()
     sio.dump({"model": FunctionTransformer(func=os.system), "layout": None}, path)
