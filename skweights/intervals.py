@@ -110,7 +110,7 @@ class ConformalPredictor(RegressorMixin, BaseEstimator):
         cv = self.cv
         if isinstance(cv, Integral):
             if cv > len(y):
-                raise ValueError(f"cv={cv} folds need {cv} samples or more, got n_samples={len(y)}")
+                raise ValueError(f"cv={cv} folds need as many samples, got n_samples={len(y)}")
             cv = KFold(n_splits=int(cv), shuffle=True, random_state=self.random_state)
         self.conformal_ = CrossConformalRegressor(
             estimator=estimator,
