@@ -158,3 +158,19 @@ def test_bench_zoo_quick_compares_batched_with_both_naive_baselines(capsys):
     assert batched > 0 and naive_zoo > 0 and naive_fit > 0 and 0 <= final <= 1
     out = capsys.readouterr().out
     assert re.search(r"\| digits \| 3 \| 32 \| [\d,]+ \| 2 \| [\d,]+ \| \d+\.\dx \|", out)
+
+
+def test_bench_intervals_reports_coverage_and_width_at_both_levels(
+    zoo_path, tmp_path, bench_cache
+):
+    import bench_intervals
+
+    text = bench_intervals.run(_args(zoo_path, tmp_path / "intervals.md"))
+    rows = [line for line in text.splitlines() if re.match(r"\| \S+ \| 0\.[89] \|", line)]
+    assert [row.split("|")[2].strip() for row in rows] == ["0.8", "0.9"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        coverage = float(re.findall(FLOAT, cells[2])[0])
+        width = float(re.findall(FLOAT, cells[4])[0])
+        assert 0.5 <= coverage <= 1.0 and 0.0 < width < 2.0
+    assert (tmp_path / "intervals.md").read_text().startswith("### Prediction intervals")
