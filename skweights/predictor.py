@@ -261,25 +261,32 @@ def load_predictor(path, *, allow_pickle: bool = False) -> dict:
         or contents that are not a predictor.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; expected {_EXPECTED}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file; expected {_EXPECTED}")
     with open(path, "rb") as f:
         head = f.read(4)
     if not head:
         raise ValueError(f"{path} is empty; expected {_EXPECTED}")
-    if head[:1] == b"\x80" or path.suffix in (".joblib", ".pkl", ".pickle"):
-        if not allow_pickle:
-            raise ValueError(
-                f"{path} is a pickle (joblib) file, not a skops predictor; a pickle can run "
-                "code when loaded: pass allow_pickle=True (`--allow-pickle`) only if you trust it"
-            )
+    if head[:2] == b"PK":  # a zip archive: skops
+        return _check_contents(path, _load_skops(path))
+    if allow_pickle:
         import joblib
 
-        saved = _check_contents(path, joblib.load(path))
-        return saved
-    if head[:2] != b"PK":
-        raise ValueError(f"{path} is not a zip archive; expected {_EXPECTED}")
-    return _check_contents(path, _load_skops(path))
+        try:
+            saved = joblib.load(path)
+        except Exception as exc:  # any unpickling failure: the file is what is wrong
+            raise ValueError(
+                f"{path} could not be unpickled ({exc}); expected {_EXPECTED}"
+            ) from None
+        return _check_contents(path, saved)
+    if head[:1] == b"\x80" or path.suffix in (".joblib", ".pkl", ".pickle"):
+        raise ValueError(
+            f"{path} is a pickle (joblib) file, not a skops predictor; a pickle can run "
+            "code when loaded: pass allow_pickle=True (`--allow-pickle`) only if you trust it"
+        )
+    raise ValueError(f"{path} is not a zip archive; expected {_EXPECTED}")
 
 
 def _load_skops(path: Path):
@@ -323,5 +330,6 @@ def _check_contents(path: Path, saved) -> dict:
         )
     if not isinstance(saved["layout"], Layout) or not hasattr(saved["model"], "predict"):
         raise ValueError(f"{path} has no fitted model and Layout; expected {_EXPECTED}")
+    saved["layout"] = Layout(saved["layout"].entries)  # validated again, as if read from CSV
     saved.setdefault("architecture", None)
     return saved

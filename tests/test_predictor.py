@@ -107,6 +107,9 @@ def test_a_pickle_is_refused_unless_allowed_and_never_run(fitted, zoo, tmp_path)
     joblib.dump({"model": fitted, "layout": zoo.layout, "features": "stats"}, legacy)
     saved = load_predictor(legacy, allow_pickle=True)
     np.testing.assert_array_equal(saved["model"].predict(zoo.weights), fitted.predict(zoo.weights))
+    # what decides is the content, not the name: a skops file called .joblib is safe to load
+    save_predictor(tmp_path / "named.joblib", fitted, zoo.layout)
+    assert load_predictor(tmp_path / "named.joblib")["layout"] == zoo.layout
 
 
 @pytest.mark.parametrize(
