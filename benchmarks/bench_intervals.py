@@ -28,7 +28,9 @@ from skweights.intervals import ConformalPredictor, interval_coverage  # noqa: E
 LEVELS = (0.8, 0.9)
 
 
-def interval_rows(zoo, n_trials: int, quick: bool, seed: int, repeats: int) -> list[list]:
+def interval_rows(
+    zoo, n_trials: int, quick: bool, seed: int, repeats: int, method: str = "plus"
+) -> list[list]:
     """One row per confidence level: coverage and mean width over `repeats` splits."""
     result = C.evaluate(zoo, "gbm", "W_L", n_trials, quick=quick, seed=seed)
     estimator, _ = C.make_estimator("gbm", quick, seed)
@@ -41,7 +43,9 @@ def interval_rows(zoo, n_trials: int, quick: bool, seed: int, repeats: int) -> l
             train, test = zoo.train, zoo.test
         else:
             train, test = paper_split(len(y), n_train=len(zoo.train), random_state=seed + r)
-        model = ConformalPredictor(estimator, confidence_level=LEVELS, random_state=seed + r)
+        model = ConformalPredictor(
+            estimator, confidence_level=LEVELS, method=method, random_state=seed + r
+        )
         model.fit(X[train], y[train])
         for level in LEVELS:
             bounds = model.predict_interval(X[test], level)
@@ -55,6 +59,7 @@ def interval_rows(zoo, n_trials: int, quick: bool, seed: int, repeats: int) -> l
         rows.append(
             [
                 zoo.name,
+                method,
                 f"{level:.1f}",
                 C.mean_std(coverage[level]),
                 f"±{sd:.3f}",
@@ -68,13 +73,22 @@ def interval_rows(zoo, n_trials: int, quick: bool, seed: int, repeats: int) -> l
 def run(argv=None) -> str:
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=None, help="random splits (default 5, quick 2)")
+    p.add_argument(
+        "--method",
+        nargs="+",
+        default=["plus"],
+        choices=["plus", "base", "minmax"],
+        help="MAPIE cross-conformal method(s): plus (CV+, default), base (CV), minmax",
+    )
     args = C.parse(p, argv)
     repeats = args.repeats or (2 if args.quick else 5)
     rows = []
     for zoo in args.zoos:
-        rows += interval_rows(zoo, args.n_trials, args.quick, args.seed, repeats)
+        for method in args.method:
+            rows += interval_rows(zoo, args.n_trials, args.quick, args.seed, repeats, method)
     headers = [
         "zoo",
+        "method",
         "confidence level",
         "coverage (held out)",
         "sd of one split",
@@ -83,7 +97,8 @@ def run(argv=None) -> str:
     ]
     notes = (
         f"GBM on W_L (per-layer statistics), best of {args.n_trials} CV-search trials, in "
-        f"MAPIE's CrossConformalRegressor (CV+, 5 folds) calibrated on the training networks; "
+        "MAPIE's CrossConformalRegressor (5 folds; plus: CV+, base: CV) calibrated on the "
+        "training networks; "
         f"mean ± std over {repeats} random splits. 'sd of one split' is the sampling spread "
         "expected of one split's coverage, sqrt(p(1-p)(1/n_test + 1/n_train)). "
         f"Zoos: {C.zoo_summary(args.zoos)}. {C.machine()}"

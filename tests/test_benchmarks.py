@@ -166,11 +166,11 @@ def test_bench_intervals_reports_coverage_and_width_at_both_levels(
     import bench_intervals
 
     text = bench_intervals.run(_args(zoo_path, tmp_path / "intervals.md"))
-    rows = [line for line in text.splitlines() if re.match(r"\| \S+ \| 0\.[89] \|", line)]
-    assert [row.split("|")[2].strip() for row in rows] == ["0.8", "0.9"]
+    rows = [line for line in text.splitlines() if re.match(r"\| \S+ \| plus \| 0\.[89] \|", line)]
+    assert [row.split("|")[3].strip() for row in rows] == ["0.8", "0.9"]
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        coverage = float(re.findall(FLOAT, cells[2])[0])
-        width = float(re.findall(FLOAT, cells[4])[0])
+        coverage = float(re.findall(FLOAT, cells[3])[0])
+        width = float(re.findall(FLOAT, cells[5])[0])
         assert 0.5 <= coverage <= 1.0 and 0.0 < width < 2.0
     assert (tmp_path / "intervals.md").read_text().startswith("### Prediction intervals")
