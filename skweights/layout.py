@@ -316,6 +316,32 @@ class Layout(Sequence):
             out[e.slice] = value.ravel(order="C")
         return out
 
+    def flatten_tensors(self, tensors: Any) -> np.ndarray:
+        """1-D float32 weights from named tensors: a mapping, a ``.safetensors`` or ``.npz`` file.
+
+        Names are ours (``conv2d/kernel``, tensors HWIO / ``(in, out)``) or PyTorch's
+        (``<module>.weight`` / ``<module>.bias``, modules in natural order, conv kernels OIHW
+        and linear weights ``(out, in)``, converted to ours). ``.safetensors`` files are read
+        with ``safetensors.numpy`` (no torch needed).
+
+        Raises
+        ------
+        ValueError
+            Naming the first tensor that does not fit (name, expected shape vs got).
+
+        Examples
+        --------
+        >>> layout = Layout.from_shapes([("net/fc/bias:0", (2,)), ("net/fc/kernel:0", (3, 2))])
+        >>> w = np.arange(6, dtype=np.float32).reshape(2, 3)  # PyTorch (out, in)
+        >>> layout.flatten_tensors({"fc.weight": w, "fc.bias": np.zeros(2)}).tolist()
+        [0.0, 0.0, 0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+        """
+        from skweights._tensors import flatten_tensors, read_tensors
+
+        if isinstance(tensors, str | os.PathLike):
+            return flatten_tensors(self, read_tensors(tensors), source=str(tensors))
+        return flatten_tensors(self, tensors)
+
     # ----------------------------------------------------------------- queries
     @property
     def entries(self) -> tuple[LayoutEntry, ...]:

@@ -170,3 +170,19 @@ def test_bench_dask_quick_times_local_and_cluster_runs_of_the_same_zoo(capsys):
     assert all(r[3] in ("-", "yes") for r in rows), rows
     assert float(rows[0][2]) == 1.0 and all(float(r[2]) > 0 for r in rows)
     assert "| dispatch | networks/hour |" in capsys.readouterr().out
+
+
+def test_bench_intervals_reports_coverage_and_width_at_both_levels(
+    zoo_path, tmp_path, bench_cache
+):
+    import bench_intervals
+
+    text = bench_intervals.run(_args(zoo_path, tmp_path / "intervals.md"))
+    rows = [line for line in text.splitlines() if re.match(r"\| \S+ \| plus \| 0\.[89] \|", line)]
+    assert [row.split("|")[3].strip() for row in rows] == ["0.8", "0.9"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        coverage = float(re.findall(FLOAT, cells[3])[0])
+        width = float(re.findall(FLOAT, cells[5])[0])
+        assert 0.5 <= coverage <= 1.0 and 0.0 < width < 2.0
+    assert (tmp_path / "intervals.md").read_text().startswith("### Prediction intervals")

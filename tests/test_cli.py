@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skweights.cli import main, make_predictor
+from skweights.cli import main
 from skweights.datasets import load_zoo
 from skweights.layout import Layout
+from skweights.predictor import make_predictor
 
 pytestmark = pytest.mark.xdist_group("real-zoo")
 
 
 @pytest.fixture(scope="module")
 def predictor_path(zoo_path, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "predictor.joblib"
+    out = tmp_path_factory.mktemp("cli") / "predictor.skops"
     assert main(["fit", str(zoo_path), "--out", str(out), "--quiet"]) == 0
     return out
 
