@@ -28,6 +28,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -312,9 +313,14 @@ def read_weights(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
 
 
 def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Load a zoo's ``metrics.csv.gz`` (or plain ``.csv``) and check the required columns.
+    """Load a zoo's ``metrics.csv.gz`` (or plain ``.csv``) and check its contents.
 
-    ``modeldir`` is read as a string (it is an identifier, never opened as a path).
+    ``modeldir`` is read as a string (it is an identifier, never opened as a path). Raises
+    ``ValueError`` naming the file (and the row, 0-based as in ``weights.npy``) when the file is
+    not gzip/CSV or is truncated, a required column is missing, ``step`` holds anything but
+    whole epochs >= 0, ``test_accuracy`` lies outside [0, 1] (NaN is allowed: a diverged run),
+    or two rows share a ``(modeldir, step)`` (a zoo concatenated with itself, or one
+    ``modeldir`` for every run).
     """
     path = Path(path)
     if not path.exists():
@@ -325,13 +331,73 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
         raise ValueError(
             f"{path} is empty; expected a CSV header with columns {list(METRICS_COLUMNS)}"
         ) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not a readable gzip-compressed CSV (truncated or another format: "
+            f"{type(exc).__name__}: {exc})"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path} is not a valid CSV file: {exc}") from None
     missing = [c for c in METRICS_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(
             f"{path} is missing required columns {missing}; "
             f"expected the Small CNN Zoo columns {list(METRICS_COLUMNS)}"
         )
+    _check_steps(frame["step"], path)
+    _check_accuracies(frame["test_accuracy"], path)
+    _check_unique_checkpoints(frame, path)
     return frame
+
+
+def _first_bad(mask: Any) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
+def _check_steps(step: pd.Series, path: Path) -> None:
+    values = pd.to_numeric(step, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+    if bad.any():
+        i = _first_bad(bad)
+        raise ValueError(
+            f"{path} column 'step' must hold epochs (whole numbers >= 0), got "
+            f"{step.iloc[i]!r} in row {i} ({int(bad.sum())} such rows)"
+        )
+
+
+def _check_accuracies(accuracy: pd.Series, path: Path) -> None:
+    values = pd.to_numeric(accuracy, errors="coerce").to_numpy(dtype=float)
+    not_number = np.isnan(values) & accuracy.notna().to_numpy()
+    if not_number.any():
+        i = _first_bad(not_number)
+        raise ValueError(
+            f"{path} column 'test_accuracy' must hold numbers, got {accuracy.iloc[i]!r} in row {i}"
+        )
+    with np.errstate(invalid="ignore"):
+        bad = (values < 0) | (values > 1)
+    if bad.any():
+        i = _first_bad(bad)
+        hint = " (percentages? expected fractions)" if np.nanmax(values) <= 100 else ""
+        raise ValueError(
+            f"{path} column 'test_accuracy' must lie in [0, 1], got {values[i]!r} in row {i} "
+            f"({int(bad.sum())} such rows){hint}"
+        )
+
+
+def _check_unique_checkpoints(frame: pd.DataFrame, path: Path) -> None:
+    known = frame[frame["modeldir"].notna()]
+    dup = known.duplicated(subset=["modeldir", "step"], keep=False)
+    if dup.any():
+        rows = known.index[dup.to_numpy()]
+        first = known.loc[rows[0]]
+        same = rows[(known.loc[rows, "modeldir"] == first["modeldir"]).to_numpy()]
+        same = same[(known.loc[same, "step"] == first["step"]).to_numpy()]
+        raise ValueError(
+            f"{path}: rows {same[0]} and {same[1]} are both modeldir {first['modeldir']!r} at "
+            f"step {first['step']}; each (modeldir, step) must be one checkpoint, but "
+            f"{len(rows)} rows share theirs (a zoo appended to itself, or one modeldir for "
+            "every run?)"
+        )
 
 
 # --------------------------------------------------------------------------- data home, archives
