@@ -45,6 +45,7 @@ __all__ = [
     "atomic_save_npy",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_output_file",
     "download_zoo_archive",
     "get_data_home",
     "read_metrics",
@@ -134,6 +135,41 @@ def atomic_save_npy(path: str | os.PathLike, array: Any) -> Path:
     return path
 
 
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, a file path that cannot be written as a file.
+
+    Raises ``IsADirectoryError`` when ``path`` is a directory (or empty, i.e. the current
+    directory) and ``NotADirectoryError`` when a component of its parent is a file. A missing
+    parent is fine: the atomic writers create it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_file(d / "new" / "predictor.skops").name
+    'predictor.skops'
+    >>> check_output_file(d)
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: cannot write ... is a directory; expected a file path such as .../out
+    """
+    text = os.fspath(path)
+    path = Path(text)
+    if not text or path.is_dir():
+        raise IsADirectoryError(
+            f"cannot write {text!r}: it is a directory; expected a file path such as "
+            f"{path / 'out'}"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"cannot write {path}: {parent} is a file, not a directory"
+                )
+            break
+    return path
+
+
 @functools.lru_cache(maxsize=1)
 def default_file_mode() -> int:
     """Permissions ``open(path, "w")`` gives a new file under the umask (read once, cached)."""
@@ -149,6 +185,7 @@ class _atomic_file:
         self.path = Path(path)
 
     def __enter__(self):
+        check_output_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
@@ -354,6 +391,11 @@ def _first_bad(mask: Any) -> int:
     return int(np.flatnonzero(np.asarray(mask))[0])
 
 
+def _show(value: Any) -> str:
+    """``repr`` of a cell as the user wrote it (``8.5``, ``'final'``), not ``np.float64(8.5)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _check_steps(step: pd.Series, path: Path) -> None:
     values = pd.to_numeric(step, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
@@ -361,7 +403,7 @@ def _check_steps(step: pd.Series, path: Path) -> None:
         i = _first_bad(bad)
         raise ValueError(
             f"{path} column 'step' must hold epochs (whole numbers >= 0), got "
-            f"{step.iloc[i]!r} in row {i} ({int(bad.sum())} such rows)"
+            f"{_show(step.iloc[i])} in row {i} ({int(bad.sum())} such rows)"
         )
 
 
@@ -371,15 +413,17 @@ def _check_accuracies(accuracy: pd.Series, path: Path) -> None:
     if not_number.any():
         i = _first_bad(not_number)
         raise ValueError(
-            f"{path} column 'test_accuracy' must hold numbers, got {accuracy.iloc[i]!r} in row {i}"
+            f"{path} column 'test_accuracy' must hold numbers, "
+            f"got {_show(accuracy.iloc[i])} in row {i}"
         )
     with np.errstate(invalid="ignore"):
         bad = (values < 0) | (values > 1)
     if bad.any():
         i = _first_bad(bad)
-        hint = " (percentages? expected fractions)" if np.nanmax(values) <= 100 else ""
+        percent = 1 < np.nanmax(values) <= 100 and np.nanmin(values) >= 0
+        hint = " (percentages? expected fractions)" if percent else ""
         raise ValueError(
-            f"{path} column 'test_accuracy' must lie in [0, 1], got {values[i]!r} in row {i} "
+            f"{path} column 'test_accuracy' must lie in [0, 1], got {_show(values[i])} in row {i} "
             f"({int(bad.sum())} such rows){hint}"
         )
 
