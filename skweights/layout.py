@@ -21,8 +21,8 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
 from importlib import resources
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -127,7 +127,7 @@ def _as_shape(shape: Any, what: str) -> tuple[int, ...]:
 
 
 def _decode_text(data: bytes, source: str) -> str:
-    """UTF-8 (with or without a byte order mark) or UTF-16 with one; anything else names the file."""
+    """Text of UTF-8 (with or without a byte order mark) or UTF-16 with one; else name the file."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16")
     if b"\x00" in data:

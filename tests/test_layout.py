@@ -246,11 +246,17 @@ def test_real_keras_model_round_trip():
 @pytest.mark.parametrize(
     ("entry", "match"),
     [
-        (("w", 0, 4, (-2, -2)), r"layout entry 'w' shape \(-2, -2\) dimension must be >= 0, got -2"),
+        (
+            ("w", 0, 4, (-2, -2)),
+            r"layout entry 'w' shape \(-2, -2\) dimension must be >= 0, got -2",
+        ),
         (("w", 0, 4.7, (4,)), r"layout entry 'w' stop must be an integer, got 4.7"),
         (("w", 0.5, 4, (4,)), r"layout entry 'w' start must be an integer, got 0.5"),
         (("w", 0, True, (1,)), r"layout entry 'w' stop must be an integer, got True"),
-        (("w", 0, 4, "22"), r"layout entry 'w' shape must be a tuple of ints such as \(3, 3\), got '22'"),  # noqa: E501
+        (
+            ("w", 0, 4, "22"),
+            r"layout entry 'w' shape must be a tuple of ints such as \(3, 3\), got '22'",
+        ),
         (("w", 0, 4, (2.5, 2)), r"layout entry 'w' shape \(2.5, 2\) dimension must be an integer"),
         (("w", -4, 0, (4,)), r"layout entry 'w' start must be >= 0, got -4"),
     ],
@@ -277,7 +283,9 @@ def test_from_shapes_refuses_a_string_shape_and_negative_dimensions():
 @pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
 def test_from_csv_reads_a_byte_order_mark_and_utf16(tmp_path, codec):
     text = PACKAGED.read_text(encoding="utf-8")
-    data = text.encode(codec) if codec in ("utf-8-sig", "utf-16") else ("\ufeff" + text).encode(codec)
+    data = (
+        text.encode(codec) if codec in ("utf-8-sig", "utf-16") else ("\ufeff" + text).encode(codec)
+    )
     (tmp_path / "layout.csv").write_bytes(data)
     assert Layout.from_csv(tmp_path / "layout.csv") == Layout.small_cnn_zoo()
     assert Layout.from_csv(io.BytesIO(data)) == Layout.small_cnn_zoo()
