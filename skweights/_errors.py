@@ -31,6 +31,8 @@ USER_ERRORS = (
 )
 
 _ERRNO = re.compile(r"^\[Errno -?\d+\] ")
+#: What an exception raised without a message means (the file is named where it is read).
+_NO_MESSAGE = {EOFError: "a file ended early (EOFError): is it empty or truncated?"}
 
 
 def error_line(exc: BaseException) -> str:
@@ -44,6 +46,8 @@ def error_line(exc: BaseException) -> str:
     "No such file or directory: 'zoo/weights.npy'"
     >>> error_line(ModuleNotFoundError("No module named 'psycopg2'", name="psycopg2"))
     "No module named 'psycopg2'; install the missing package (e.g. pip install psycopg2)"
+    >>> error_line(EOFError())
+    'a file ended early (EOFError): is it empty or truncated?'
     >>> error_line(RuntimeError("boom"))
     'unexpected RuntimeError: boom (set SKWEIGHTS_DEBUG=1 for the traceback)'
     """
@@ -52,7 +56,7 @@ def error_line(exc: BaseException) -> str:
     elif isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
         text = f"{exc.strerror}: {os.fsdecode(exc.filename)!r}"
     else:
-        text = _ERRNO.sub("", str(exc)) or type(exc).__name__
+        text = _ERRNO.sub("", str(exc)) or _NO_MESSAGE.get(type(exc), type(exc).__name__)
     if isinstance(exc, ImportError) and exc.name:
         top = exc.name.split(".")[0]
         text = f"{text}; install the missing package (e.g. pip install {top})"
