@@ -21,13 +21,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _confidence_level(text: str) -> float:
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+        value = float("nan")
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
     return value
 
 
@@ -74,7 +84,7 @@ def _add_zoo_parser(subparsers) -> None:
         help="train on a dask cluster, e.g. tcp://HOST:8786 (results come back here; workers "
         "need no shared disk)",
     )
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=_non_negative_int, default=0)
     gen.add_argument("--group-size", type=_positive_int, default=64)
     gen.add_argument("--batch-size", type=_positive_int, default=128)
     gen.add_argument("--data-home", default=None)
@@ -87,6 +97,9 @@ DEFAULT_LEVELS = (0.8, 0.9, 0.95)
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from skweights._format import check_output_file
+
+    check_output_file(args.out)
     from skweights.datasets import load_zoo, paper_split
     from skweights.metrics import kendall_tau
     from skweights.predictor import make_predictor, save_predictor, zoo_architecture
@@ -148,6 +161,10 @@ def _predict(args: argparse.Namespace) -> int:
 
     from skweights.predictor import load_predictor, read_weights_input
 
+    if args.out:
+        from skweights._format import check_output_file
+
+        check_output_file(args.out)
     saved = load_predictor(args.predictor, allow_pickle=args.allow_pickle)
     model = saved["model"]
     if args.interval is not None and not hasattr(model, "predict_interval"):
@@ -209,11 +226,11 @@ def _add_fit_parser(subparsers) -> None:
     fit.add_argument("--estimator", choices=tuple(ESTIMATORS), default="gbm")
     fit.add_argument("--search", type=_positive_int, default=0, help="Optuna CV trials (0: off)")
     fit.add_argument("--storage", default=None, help="Optuna storage URL to resume/share search")
-    fit.add_argument("--train-fraction", type=float, default=0.5)
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--train-fraction", type=_fraction, default=0.5)
+    fit.add_argument("--seed", type=_non_negative_int, default=0)
     fit.add_argument(
         "--interval",
-        type=_confidence_level,
+        type=_fraction,
         nargs="*",
         default=None,
         metavar="LEVEL",
@@ -239,7 +256,7 @@ def _add_predict_parser(subparsers) -> None:
     predict.add_argument("input", help="zoo directory, .npy, .keras, .safetensors or .npz")
     predict.add_argument(
         "--interval",
-        type=_confidence_level,
+        type=_fraction,
         default=None,
         metavar="LEVEL",
         help="add lower,upper columns: the prediction interval at this confidence level (one "
@@ -271,7 +288,7 @@ def _add_demo_parser(subparsers) -> None:
     demo.add_argument("--out", default="demo-output")
     demo.add_argument("--n-networks", type=_positive_int, default=DEFAULT_ZOO["n_networks"])
     demo.add_argument("--epochs", type=_positive_int, default=DEFAULT_ZOO["epochs"])
-    demo.add_argument("--seed", type=int, default=DEFAULT_ZOO["seed"])
+    demo.add_argument("--seed", type=_non_negative_int, default=DEFAULT_ZOO["seed"])
     demo.add_argument("--workers", type=_positive_int, default=2)
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=_demo)
@@ -331,13 +348,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (errors: one line on stderr, code 1 or 2)."""
+    """Run the command line; return the exit code.
+
+    Every failure ends in one line ``skweights: error: ...`` on stderr and exit code 1 (2 for
+    a bad argument, from argparse; 130 for Ctrl-C). An unexpected error prints its traceback
+    too when ``SKWEIGHTS_DEBUG=1``.
+    """
+    from skweights._errors import error_line, show_traceback
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"skweights: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("skweights: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if show_traceback():
+            import traceback
+
+            traceback.print_exc()
+        print(f"skweights: error: {error_line(exc)}", file=sys.stderr)
         return 1
 
 

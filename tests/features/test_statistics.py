@@ -193,3 +193,15 @@ def test_pandas_output_has_feature_names():
     df = est.fit_transform(X)
     assert list(df.columns) == ["a/bias:mean", "a/kernel:mean", "b/bias:mean", "b/kernel:mean"]
     assert est.feature_names_in_[0] == "w0"
+
+
+def test_a_variance_that_overflows_float32_raises():
+    """The overflow check is shared by every transformer (issue 13), not only LayerNorms."""
+    from skweights.features import LayerStatistics as Stats
+
+    X = np.zeros((3, Layout.small_cnn_zoo().n_params), dtype=np.float32)
+    X[0, 0], X[0, 1] = 3e38, -3e38  # conv2d/bias: finite float32, variance 2 * 9e76 / 16
+    with pytest.raises(ValueError, match=r"feature conv2d/bias:var of row 0 overflows float32"):
+        Stats(Layout.small_cnn_zoo()).fit_transform(X)
+    out = Stats(Layout.small_cnn_zoo(), dtype=np.float64).fit_transform(X)
+    np.testing.assert_allclose(out[0, 1], 2 * 9e76 / 16, rtol=1e-6)
