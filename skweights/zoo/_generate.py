@@ -278,7 +278,9 @@ def _check_manifest(store: ShardStore, plan: ZooPlan) -> bool:
 def _check_environment(plan: ZooPlan, group: int, env: Mapping) -> None:
     expected = plan.manifest["environment"]
     if dict(env) != expected:
-        raise RuntimeError(
+        from skweights.zoo._worker import EnvironmentMismatchError
+
+        raise EnvironmentMismatchError(
             f"group {group} was trained under another environment than this zoo's "
             f"({_differences(expected, env)}); its networks would differ from the others'. "
             "Use workers with the same jax/jaxlib versions and CPU kind."

@@ -35,7 +35,7 @@ SHARD_KEYS = ("weights", "network", "step", "test_accuracy", "test_loss", "train
               "train_loss")  # fmt: skip
 
 
-class GenerationLockedError(RuntimeError):
+class GenerationLockedError(BlockingIOError):
     """Another process is generating into the same output directory."""
 
 

@@ -29,6 +29,11 @@ TRAINER_VERSION = 1
 
 _XLA_FLAG = "--xla_cpu_multi_thread_eigen=false"
 
+
+class EnvironmentMismatchError(ValueError):
+    """A worker would compute other numbers than the zoo's manifest promises."""
+
+
 _configured = False  # this process created its XLA client under `configure_worker`
 _pinned_for: str | None = None  # the pin_dir this worker process claimed its core in
 _watched_parent: int | None = None
@@ -143,8 +148,13 @@ def configure_worker(pin: tuple[str, Sequence[int]] | None = None) -> None:
     """Prepare this process to train groups: one XLA thread, pinned to a core if asked.
 
     Idempotent. ``pin`` is ``(pin_dir, cores)``: claim a core of its own in ``pin_dir`` (one
-    per generation) and stay on it. Raises RuntimeError when JAX was already initialised in
-    this process by something else, since its thread pool may then have several threads.
+    per generation) and stay on it.
+
+    Raises
+    ------
+    EnvironmentMismatchError
+        When JAX was already initialised in this process by something else: its thread pool
+        may have several threads.
     """
     global _configured, _pinned_for
     if pin is not None and _pinned_for != pin[0]:
@@ -157,7 +167,7 @@ def configure_worker(pin: tuple[str, Sequence[int]] | None = None) -> None:
     if _configured:
         return
     if _xla_client_exists():
-        raise RuntimeError(
+        raise EnvironmentMismatchError(
             "JAX was initialised in this worker process before skweights could give it one "
             "XLA thread, so its results could differ from other workers'; train zoos in fresh "
             "worker processes (e.g. restart the dask workers)"

@@ -363,7 +363,7 @@ def test_a_worker_whose_jax_was_set_up_elsewhere_refuses_to_train():
     code = (
         "import jax; jax.devices()\n"
         "from skweights.zoo._worker import configure_worker\n"
-        "try:\n    configure_worker()\nexcept RuntimeError as e:\n    print('refused', e)\n"
+        "try:\n    configure_worker()\nexcept ValueError as e:\n    print('refused', e)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.startswith("refused JAX was initialised in this worker"), done.stderr

@@ -79,7 +79,7 @@ def test_a_group_from_a_worker_of_another_environment_is_refused():
 
     plan = plan_zoo("digits", 4, 1, 0, 4, None, None, 3, 16, 128, None)
     env = {**plan.manifest["environment"], "cpu": "some other cpu"}
-    with pytest.raises(RuntimeError, match="group 0 was trained under another environment"):
+    with pytest.raises(ValueError, match="group 0 was trained under another environment"):
         _check_environment(plan, 0, env)
 
 
@@ -190,3 +190,17 @@ def test_workers_stop_when_the_generation_is_killed(tmp_path):
     # and the lock died with the parent: the same command resumes
     with ShardStore(out, {}):
         pass
+
+
+def test_the_cli_reports_a_refused_output_directory_in_one_line(reference, tmp_path, capsys):
+    from skweights.cli import main
+
+    foreign = tmp_path / "downloaded"
+    shutil.copytree(reference, foreign, ignore=shutil.ignore_patterns(".shards"))
+    args = ["zoo", "generate", "--n-networks", "8", "--epochs", "2", "--quiet", "--out"]
+    assert main([*args, str(foreign)]) == 1
+    assert main([*args, ""]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("skweights: error: ") for line in err)
+    assert "did not write" in err[0] and "output directory is empty" in err[1]
+    assert "unexpected" not in " ".join(err)
