@@ -75,7 +75,7 @@ def test_mlp_and_logit_linear_spaces_name_real_constructor_parameters():
     from skweights.models._mlp import WeightMLP
 
     assert set(mlp_space()) <= set(WeightMLP().get_params())
-    assert mlp_space()["learning_rate"] == FloatDistribution(1e-2, 0.5, log=True)
+    assert PAPER_SPACES["mlp"]["learning_rate"] == FloatDistribution(1e-2, 0.5, log=True)
     for solver in ("lbfgs", "adam"):
         assert set(logit_linear_space(solver)) <= set(LogitLinearRegressor().get_params())
     assert logit_linear_space()["alpha"] == FloatDistribution(1e-8, 1e-3, log=True)
@@ -121,7 +121,7 @@ def test_seeded_random_sampler_is_reproducible():
 
     def params(seed):
         search = WeightSearchCV(
-            Ridge(), RIDGE_SPACE, n_trials=3, sampler="random", random_state=seed, refit=False
+            Ridge(), RIDGE_SPACE, n_trials=3, sampler="random", sampler_seed=seed, refit=False
         )
         return search.fit(X, y).cv_results_["params"]
 
