@@ -119,22 +119,21 @@ def make_storage(
     sqlite = url.drivername.startswith("sqlite")
     engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
     heartbeat: dict[str, Any] = {}
-    if heartbeat_interval:
-        heartbeat = {
-            "heartbeat_interval": int(heartbeat_interval),
-            "grace_period": grace_period,
-            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=max_retry
-            ),
-        }
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat_interval:
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+            heartbeat = {
+                "heartbeat_interval": int(heartbeat_interval),
+                "grace_period": grace_period,
+                "heartbeat_stale_trial_callback": retry,
+            }
+        try:
             return optuna.storages.RDBStorage(
                 url.render_as_string(hide_password=False), engine_kwargs=engine_kwargs, **heartbeat
             )
-    except ImportError as exc:
-        raise _missing_driver(storage, exc) from None
+        except ImportError as exc:
+            raise _missing_driver(storage, exc) from None
 
 
 def study_name_for(settings: Mapping[str, Any], prefix: str = "skweights") -> str:
