@@ -158,3 +158,18 @@ def test_bench_zoo_quick_compares_batched_with_both_naive_baselines(capsys):
     assert batched > 0 and naive_zoo > 0 and naive_fit > 0 and 0 <= final <= 1
     out = capsys.readouterr().out
     assert re.search(r"\| digits \| 3 \| 32 \| [\d,]+ \| 2 \| [\d,]+ \| \d+\.\dx \|", out)
+
+
+def test_bench_search_quick_compares_pruning_with_none(zoo_path, tmp_path, capsys):
+    import bench_search
+
+    out = tmp_path / "search.md"
+    rows = bench_search.main(
+        ["--quick", "--zoo", str(zoo_path), "--budget", "1", "--out", str(out)]
+    )
+    assert [r["pruner"] for r in rows] == ["none", "halving"]
+    assert rows[0]["pruned"] == 0
+    for r in rows:
+        assert r["complete"] >= 1 and r["per_hour"] > 0 and -1 < r["cv_r2"] <= 1
+    text = out.read_text()
+    assert re.search(rf"\| halving \| \d+ \(\d+ \+ \d+\) \| [\d,]+ \| {FLOAT} \| {FLOAT} \|", text)

@@ -454,3 +454,19 @@ def test_same_fit_command_resumes_its_study_and_other_settings_are_refused(
     assert _cli(*args, "--seed", 1, "--study-name", summary.study_name, "--quiet") == 1
     err = capfd.readouterr().err.strip()
     assert err.count("\n") == 0 and "created with seed=0 but this worker has seed=1" in err
+
+
+def test_fit_uses_a_heartbeat_for_database_urls_only(zoo, tmp_path):
+    from skweights.cli import _make_search, build_parser, make_predictor
+
+    def search(*extra):
+        args = build_parser().parse_args(["fit", "zoo", "--search", "3", "--out", "x", *extra])
+        return _make_search(args, make_predictor(zoo.layout), zoo)
+
+    assert search("--storage", f"sqlite:///{tmp_path / 's.db'}").heartbeat_interval == 60
+    assert search("--storage", "sqlite:///s.db", "--heartbeat", "0").heartbeat_interval is None
+    assert search("--storage", f"journal:///{tmp_path / 's.log'}").heartbeat_interval is None
+    assert search().study_name is None  # in memory: nothing to share or resume
+    first = search("--storage", "sqlite:///s.db").study_name
+    assert first == search("--storage", "sqlite:///s.db").study_name
+    assert first != search("--storage", "sqlite:///s.db", "--train-fraction", "0.6").study_name
