@@ -338,7 +338,7 @@ def evaluate(
         "seed": seed,
         "n_train": len(zoo.train),
         "estimator": repr(estimator),
-        "version": 4,
+        "version": 5,  # 5: sampler_seed, per-optimizer mlp learning rates
     }
     path = _cache_path(parts)
     if use_cache and path.is_file():
@@ -350,7 +350,13 @@ def evaluate(
     X_train, y_train = X[zoo.train], y[zoo.train]
     X_test, y_test = X[zoo.test], y[zoo.test]
     search = WeightSearchCV(
-        estimator, space, n_trials=n_trials, cv=3, refit=False, random_state=seed
+        estimator,
+        space,
+        n_trials=n_trials,
+        cv=3,
+        refit=False,
+        random_state=seed,
+        sampler_seed=seed,
     ).fit(X_train, y_train)
     best = clone(estimator).set_params(**search.best_params_)
     r2, mse = [], []
