@@ -410,6 +410,9 @@ def test_storage_urls_and_missing_drivers_give_one_line_errors():
         make_storage("notaurl")
     with pytest.raises(ImportError, match=r"'mysqlclient'.*pip install 'mysqlclient'"):
         make_storage("mysql://user@localhost/db")
+    with pytest.raises(ValueError, match="cannot connect to storage postgresql") as refused:
+        make_storage("postgresql://user:secret@127.0.0.1:1/db")  # nothing listens on port 1
+    assert "secret" not in str(refused.value) and "\n" not in str(refused.value)
     missing = ImportError("no psycopg")
     missing.name = "psycopg"
     message = str(_missing_driver("postgresql://u@h/db", missing))

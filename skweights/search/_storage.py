@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -55,7 +56,7 @@ def _missing_driver(url: str, exc: ImportError) -> ImportError:
         exc = exc.__cause__
     requirement, extra = _DRIVERS.get((module or "").split(".")[0], (module, None))
     hint = f"pip install 'skweights[{extra}]'" if extra else f"pip install '{requirement}'"
-    scheme = url.split(":", 1)[0]
+    scheme = url.split(":", 1)[0].split("+")[0]
     return ImportError(
         f"storage {scheme}:// needs the database driver {requirement!r} "
         f"(module {module!r} not found): {hint}"
@@ -128,12 +129,29 @@ def make_storage(
                 "grace_period": grace_period,
                 "heartbeat_stale_trial_callback": retry,
             }
+        return _connect(url, engine_kwargs, heartbeat)
+
+
+def _connect(url, engine_kwargs: dict, heartbeat: dict, attempts: int = 3):
+    """An RDBStorage; workers that start together may race to create the tables: retry."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(
                 url.render_as_string(hide_password=False), engine_kwargs=engine_kwargs, **heartbeat
             )
         except ImportError as exc:
-            raise _missing_driver(storage, exc) from None
+            raise _missing_driver(url.drivername, exc) from None
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + attempt)
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise ValueError(
+                f"cannot connect to storage {url.render_as_string(hide_password=True)}: {reason}"
+            ) from None
 
 
 def study_name_for(settings: Mapping[str, Any], prefix: str = "skweights") -> str:
