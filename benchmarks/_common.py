@@ -338,8 +338,10 @@ def evaluate(
         "seed": seed,
         "n_train": len(zoo.train),
         "estimator": repr(estimator),
-        "version": 5,  # 5: sampler_seed, per-optimizer mlp learning rates
+        "version": 4,
     }
+    if kind == "dnn":  # cells of the paper's single learning-rate range are not reused
+        parts["mlp_space"] = "learning rate per optimizer"
     path = _cache_path(parts)
     if use_cache and path.is_file():
         return json.loads(path.read_text())

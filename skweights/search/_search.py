@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import KFold, check_cv
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -317,7 +318,8 @@ class WeightSearchCV(MetaEstimatorMixin, BaseEstimator):
             return self.sampler
         seed = None
         if self.sampler_seed is not None:
-            sequence = np.random.SeedSequence([self.sampler_seed, n_existing])
+            base = check_random_state(self.sampler_seed).randint(np.iinfo(np.int32).max)
+            sequence = np.random.SeedSequence([base, n_existing])
             seed = int(sequence.generate_state(1)[0])
         if self.sampler == "random":
             return optuna.samplers.RandomSampler(seed=seed)
