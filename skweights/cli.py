@@ -94,6 +94,8 @@ def _add_zoo_parser(subparsers) -> None:
 
 #: Confidence levels of `fit --interval` without values.
 DEFAULT_LEVELS = (0.8, 0.9, 0.95)
+#: ``fit --pruner`` choices: "none" and `skweights.search.PRUNERS` (not imported: Optuna is slow)
+PRUNERS = ("none", "median", "halving", "hyperband")
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -104,22 +106,12 @@ def _fit(args: argparse.Namespace) -> int:
     from skweights.metrics import kendall_tau
     from skweights.predictor import make_predictor, save_predictor, zoo_architecture
 
+    _check_search_options(args)
     zoo = load_zoo(args.zoo, step="final")
     model = make_predictor(zoo.layout, args.features, args.estimator, args.seed)
     train, test = paper_split(len(zoo.target), n_train=args.train_fraction, random_state=args.seed)
     if args.search:
-        from skweights.search import WeightSearchCV
-
-        space = {"gbm": "gbm", "logit-linear": "logit_linear", "mlp": "mlp"}[args.estimator]
-        model = WeightSearchCV(
-            model,
-            space,
-            n_trials=args.search,
-            step="model",
-            storage=args.storage,
-            random_state=args.seed,
-            progress=not args.quiet,
-        )
+        model = _make_search(args, model, zoo)
     model.fit(zoo.weights[train], zoo.target[train])
     best = getattr(model, "best_estimator_", model)
     report = ""
@@ -153,6 +145,79 @@ def _fit(args: argparse.Namespace) -> int:
         f"saved predictor to {args.out}"
     )
     return 0
+
+
+def _check_search_options(args: argparse.Namespace) -> None:
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("storage", "study_name", "sampler_seed", "heartbeat", "timeout")
+        if getattr(args, name) is not None
+    ] + (["--pruner"] if args.pruner != "none" else [])
+    if not args.search and given:
+        raise ValueError(f"{', '.join(given)} configure a search: add --search N (N >= 1)")
+    if args.storage is not None:
+        from skweights.search import make_storage
+
+        make_storage(args.storage)  # a malformed URL or a missing driver fails before loading
+
+
+def zoo_fingerprint(zoo) -> str:
+    """A content hash of a loaded zoo (layout, shape of the weights, targets), for study names."""
+    import hashlib
+    import io
+
+    import numpy as np
+
+    layout = io.StringIO()
+    zoo.layout.to_csv(layout)
+    digest = hashlib.sha256(layout.getvalue().encode())
+    digest.update(repr(zoo.weights.shape).encode())
+    digest.update(np.ascontiguousarray(zoo.target, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def search_settings(args: argparse.Namespace, zoo) -> dict:
+    """What identifies the search of ``skweights fit``: workers with equal settings share it."""
+    return {
+        "zoo": zoo_fingerprint(zoo),
+        "features": args.features,
+        "estimator": args.estimator,
+        "train_fraction": args.train_fraction,
+        "seed": args.seed,
+        "cv": 3,
+    }
+
+
+def _make_search(args: argparse.Namespace, model, zoo):
+    import optuna
+
+    from skweights.search import DEFAULT_HEARTBEAT, WeightSearchCV, is_rdb_url, study_name_for
+
+    if args.quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings = search_settings(args, zoo)
+    study_name = args.study_name
+    if study_name is None and args.storage is not None:
+        study_name = study_name_for(settings, prefix=f"{args.features}-{args.estimator}")
+    heartbeat = args.heartbeat
+    if heartbeat is None and is_rdb_url(args.storage):
+        heartbeat = DEFAULT_HEARTBEAT
+    space = {"gbm": "gbm", "logit-linear": "logit_linear", "mlp": "mlp"}[args.estimator]
+    return WeightSearchCV(
+        model,
+        space,
+        n_trials=args.search,
+        timeout=args.timeout,
+        step="model",
+        storage=args.storage,
+        study_name=study_name,
+        study_settings=settings,
+        heartbeat_interval=heartbeat or None,
+        sampler_seed=args.sampler_seed,
+        pruner=None if args.pruner == "none" else args.pruner,
+        random_state=args.seed,
+        progress=not args.quiet,
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -224,10 +289,13 @@ def _add_fit_parser(subparsers) -> None:
 
     fit.add_argument("--features", choices=tuple(FEATURE_SETS), default="stats")
     fit.add_argument("--estimator", choices=tuple(ESTIMATORS), default="gbm")
-    fit.add_argument("--search", type=_positive_int, default=0, help="Optuna CV trials (0: off)")
-    fit.add_argument("--storage", default=None, help="Optuna storage URL to resume/share search")
     fit.add_argument("--train-fraction", type=_fraction, default=0.5)
-    fit.add_argument("--seed", type=_non_negative_int, default=0)
+    fit.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of the split, the CV folds and the estimator",
+    )
     fit.add_argument(
         "--interval",
         type=_fraction,
@@ -240,7 +308,63 @@ def _add_fit_parser(subparsers) -> None:
     fit.add_argument(
         "--out", default="predictor.skops", help="where to save the predictor (.skops)"
     )
-    fit.add_argument("--quiet", action="store_true")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar, no per-trial log")
+    search = fit.add_argument_group(
+        "hyperparameter search",
+        "3-fold cross-validated Optuna search on the training split; the best configuration is "
+        "refitted. The same command on several machines with one --storage shares one study.",
+    )
+    search.add_argument(
+        "--search",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="search until the study holds N finished trials (default 0: no search, fit the "
+        "estimator's defaults)",
+    )
+    search.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="Optuna storage to resume or share the search: sqlite:///FILE, "
+        "postgresql://USER:PASSWORD@HOST/DB (pip install 'skweights[postgres]'), any SQLAlchemy "
+        "URL, or journal:///FILE (default: in memory)",
+    )
+    search.add_argument(
+        "--study-name",
+        default=None,
+        help="default: derived from the zoo's content, --features, --estimator, "
+        "--train-fraction and --seed, so the same command resumes and workers join one study",
+    )
+    search.add_argument(
+        "--sampler-seed",
+        type=_non_negative_int,
+        default=None,
+        help="seed of the TPE sampler (default: fresh per worker, so workers never propose the "
+        "same configurations)",
+    )
+    search.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        default="none",
+        help="stop trials that trail the others after 1 or 2 of the 3 folds (default: none)",
+    )
+    search.add_argument(
+        "--heartbeat",
+        type=_non_negative_int,
+        default=None,
+        metavar="SECONDS",
+        help="RDB storages: a running trial beats every SECONDS; one silent for 2 x SECONDS "
+        "(killed worker) is failed and re-run (default 60 for RDB URLs; 0: off; journal "
+        "storages have no heartbeat)",
+    )
+    search.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop starting trials after SECONDS (the study can be resumed)",
+    )
     fit.set_defaults(func=_fit)
 
 

@@ -186,3 +186,19 @@ def test_bench_intervals_reports_coverage_and_width_at_both_levels(
         width = float(re.findall(FLOAT, cells[5])[0])
         assert 0.5 <= coverage <= 1.0 and 0.0 < width < 2.0
     assert (tmp_path / "intervals.md").read_text().startswith("### Prediction intervals")
+
+
+def test_bench_search_quick_compares_pruning_with_none(zoo_path, tmp_path, capsys):
+    import bench_search
+
+    out = tmp_path / "search.md"
+    rows = bench_search.main(
+        ["--quick", "--zoo", str(zoo_path), "--budget", "1", "--out", str(out)]
+    )
+    assert [r["pruner"] for r in rows] == ["none", "halving"]
+    assert rows[0]["pruned"] == 0
+    for r in rows:
+        assert r["complete"] >= 1 and r["per_hour"] > 0 and -1 < r["cv_r2"] <= 1
+    text = out.read_text()
+    row = rf"\| halving \| \d+ \(\d+ \+ \d+\) \| [\d,]+ \| {FLOAT} \| {FLOAT} \| {FLOAT} \|"
+    assert re.search(row, text)

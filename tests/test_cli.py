@@ -132,9 +132,9 @@ def test_fit_on_an_unreadable_metrics_file_is_one_line_naming_it(
 def test_fit_out_that_is_a_directory_or_under_a_file_fails_before_fitting(
     zoo_path, tmp_path, capsys, monkeypatch
 ):
-    import skweights.cli
+    import skweights.predictor
 
-    monkeypatch.setattr(skweights.cli, "make_predictor", None)  # would fail if fitting began
+    monkeypatch.setattr(skweights.predictor, "make_predictor", None)  # fails if fitting began
     (tmp_path / "file").write_text("x")
     cases = {
         str(tmp_path): f"cannot write '{tmp_path}': it is a directory; expected a file path "
