@@ -158,3 +158,19 @@ def test_bench_zoo_quick_compares_batched_with_both_naive_baselines(capsys):
     assert batched > 0 and naive_zoo > 0 and naive_fit > 0 and 0 <= final <= 1
     out = capsys.readouterr().out
     assert re.search(r"\| digits \| 3 \| 32 \| [\d,]+ \| 2 \| [\d,]+ \| \d+\.\dx \|", out)
+
+
+def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(zoo_path, tmp_path, capsys):
+    import bench_nfn
+
+    out = tmp_path / "nfn.md"
+    results = bench_nfn.main(["--quick", "--zoo", str(zoo_path), "--out", str(out)])
+    assert [(r["protocol"], r["kind"]) for r in results] == [
+        (protocol, kind) for protocol in ("paper", "nfn") for kind in ("gbm", "statnn", "nfn")
+    ]
+    for r in results:
+        assert -1 <= r["tau"] <= 1 and r["fit_time"] > 0 and r["predict_nets_per_s"] > 0
+        assert r["n_train"] + r["n_test"] == 96
+    text = out.read_text()
+    assert text == capsys.readouterr().out
+    assert text.count("| NFN-HNP (NeuralFunctionalRegressor) |") == 2
