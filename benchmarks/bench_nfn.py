@@ -27,6 +27,7 @@ per second of ``fit``; prediction speed is networks per second of ``predict``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -45,8 +46,11 @@ PREDICTORS = {
 }
 
 
-def make_predictor(kind: str, layout, quick: bool, seed: int, verbose: int = 0):
-    """A fresh, unfitted predictor of ``kind`` (raw weights in, accuracy out)."""
+def make_predictor(kind: str, layout, quick: bool, seed: int, verbose: int = 0, nfn_params=None):
+    """A fresh, unfitted predictor of ``kind`` (raw weights in, accuracy out).
+
+    ``nfn_params`` override the NFN's parameters (``--nfn-params``).
+    """
     from sklearn.pipeline import make_pipeline
 
     from skweights.features import LayerStatistics
@@ -77,11 +81,9 @@ def make_predictor(kind: str, layout, quick: bool, seed: int, verbose: int = 0):
         )
         return make_pipeline(LayerStatistics(layout), mlp)
     if kind == "nfn":
-        if quick:
-            return NeuralFunctionalRegressor(
-                layout, hidden_channels=(4, 4), head_units=(32,), epochs=3, random_state=seed
-            )
-        return NeuralFunctionalRegressor(layout, random_state=seed, verbose=verbose)
+        params = dict(hidden_channels=(4, 4), head_units=(32,), epochs=3) if quick else {}
+        params.update(nfn_params or {})
+        return NeuralFunctionalRegressor(layout, random_state=seed, verbose=verbose, **params)
     raise ValueError(f"predictor kind must be one of {sorted(PREDICTORS)}, got {kind!r}")
 
 
@@ -105,7 +107,7 @@ def _epochs(model) -> int:
     return int(getattr(final, "n_iter_", getattr(final, "best_iteration_", 0)) or 1)
 
 
-def run_cell(bunch, kind, protocol, n_train, quick, seed, verbose=0) -> dict:
+def run_cell(bunch, kind, protocol, n_train, quick, seed, verbose=0, nfn_params=None) -> dict:
     """Fit one predictor on one protocol's training networks; score it on its test networks."""
     from sklearn.metrics import r2_score
 
@@ -113,7 +115,7 @@ def run_cell(bunch, kind, protocol, n_train, quick, seed, verbose=0) -> dict:
 
     train, test = splits(bunch, protocol, n_train, seed)
     X, y = bunch.weights, bunch.target
-    model = make_predictor(kind, bunch.layout, quick, seed, verbose)
+    model = make_predictor(kind, bunch.layout, quick, seed, verbose, nfn_params)
     start = time.perf_counter()
     model.fit(X[train], y[train])
     fit_time = time.perf_counter() - start
@@ -176,8 +178,18 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--quick", action="store_true", help="tiny models (CI)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=0, help="per-epoch lines of the NFN")
+    p.add_argument(
+        "--nfn-params",
+        type=json.loads,
+        default=None,
+        help='JSON dict of NeuralFunctionalRegressor parameters, e.g. \'{"epochs": 20}\'',
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
     args = p.parse_args(argv)
+    if args.nfn_params:
+        for key in ("hidden_channels", "head_units"):
+            if key in args.nfn_params:
+                args.nfn_params[key] = tuple(args.nfn_params[key])
 
     from skweights.datasets import load_zoo
 
@@ -187,7 +199,9 @@ def main(argv=None) -> list[dict]:
     results = []
     for protocol in args.protocols:
         for kind in args.predictors:
-            result = run_cell(bunch, kind, protocol, n_train, args.quick, args.seed, args.verbose)
+            result = run_cell(
+                bunch, kind, protocol, n_train, args.quick, args.seed, args.verbose, args.nfn_params
+            )
             print(
                 f"{protocol} {kind}: τ {result['tau']:.3f}, R² {result['r2']:.3f}, "
                 f"fit {result['fit_time']:.0f} s",
@@ -197,7 +211,8 @@ def main(argv=None) -> list[dict]:
             results.append(result)
     text = (
         f"zoo `{args.zoo.name}` ({len(bunch.target)} networks, final checkpoints); "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores\n\n"
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"NFN parameters {args.nfn_params or 'default'}\n\n"
         + table(results)
     )
     print(text)
