@@ -182,7 +182,7 @@ def main(argv=None) -> list[dict]:
         "--nfn-params",
         type=json.loads,
         default=None,
-        help='JSON dict of NeuralFunctionalRegressor parameters, e.g. \'{"epochs": 20}\'',
+        help="JSON dict of NeuralFunctionalRegressor parameters, e.g. '{\"epochs\": 20}'",
     )
     p.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
     args = p.parse_args(argv)
@@ -200,7 +200,14 @@ def main(argv=None) -> list[dict]:
     for protocol in args.protocols:
         for kind in args.predictors:
             result = run_cell(
-                bunch, kind, protocol, n_train, args.quick, args.seed, args.verbose, args.nfn_params
+                bunch,
+                kind,
+                protocol,
+                n_train,
+                args.quick,
+                args.seed,
+                args.verbose,
+                args.nfn_params,
             )
             print(
                 f"{protocol} {kind}: τ {result['tau']:.3f}, R² {result['r2']:.3f}, "
@@ -212,8 +219,7 @@ def main(argv=None) -> list[dict]:
     text = (
         f"zoo `{args.zoo.name}` ({len(bunch.target)} networks, final checkpoints); "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-        f"NFN parameters {args.nfn_params or 'default'}\n\n"
-        + table(results)
+        f"NFN parameters {args.nfn_params or 'default'}\n\n" + table(results)
     )
     print(text)
     if args.out is not None:

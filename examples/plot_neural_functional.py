@@ -76,8 +76,9 @@ print(f"NFN fit: {nfn.n_iter_} epochs in {nfn.fit_time_:.0f} s")
 # %%
 # The symmetry: reorder the hidden neurons of every layer
 # -------------------------------------------------------
-# :func:`~skweights.models.hidden_neuron_permutation` gives the columns that move a layer's output channels, bias
-# entries and the next layer's input channels together: the same network, written differently.
+# :func:`~skweights.models.hidden_neuron_permutation` gives the columns that move a layer's
+# output channels, bias entries and the next layer's input channels together: the same
+# network, written differently.
 # A GBM on the raw weights sees a different input; the neural functional does not.
 import numpy as np
 

@@ -85,6 +85,10 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
         Fraction of the training rows held out for early stopping (at least one row).
     patience : int, default=8
         Epochs without improvement before early stopping.
+    reduce_on_plateau : bool, default=True
+        With early stopping, halve the learning rate after ``patience // 2`` epochs without
+        improvement (the count restarts after each halving; stopping counts from the best
+        epoch).
     normalize : bool, default=True
         Standardise each tensor with a scalar mean and scale of the training rows.
     statistics : bool, default=False
@@ -112,7 +116,8 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
     layout_ : Layout
         The layout used (``layout``, or the inferred one-layer layout).
     history_ : dict of list of float
-        Per-epoch ``"loss"`` (mean training objective) and, with early stopping, ``"val_mse"``.
+        Per-epoch ``"loss"`` (mean training objective), ``"learning_rate"`` and, with early
+        stopping, ``"val_mse"``.
     n_iter_ : int
         Epochs run.
     best_epoch_ : int or None
@@ -135,7 +140,8 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
     >>> from skweights.layout import Layout
     >>> from skweights.models import NeuralFunctionalRegressor
     >>> layout = Layout.from_shapes(
-    ...     [("fc1/bias", (8,)), ("fc1/kernel", (3, 8)), ("fc2/bias", (1,)), ("fc2/kernel", (8, 1))]
+    ...     [("fc1/bias", (8,)), ("fc1/kernel", (3, 8)), ("fc2/bias", (1,)),
+    ...      ("fc2/kernel", (8, 1))]
     ... )
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, layout.n_params))
@@ -156,6 +162,7 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "reduce_on_plateau": ["boolean"],
         "normalize": ["boolean"],
         "statistics": ["boolean"],
         "output_range": [StrOptions({"auto"}), tuple, list],
@@ -176,6 +183,7 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         patience: int = 8,
+        reduce_on_plateau: bool = True,
         normalize: bool = True,
         statistics: bool = False,
         output_range: str | tuple[float, float] = (0.0, 1.0),
@@ -192,6 +200,7 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.reduce_on_plateau = reduce_on_plateau
         self.normalize = normalize
         self.statistics = statistics
         self.output_range = output_range
@@ -300,10 +309,11 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
         batch_size = min(self.batch_size, train.shape[0])
         n_batches = -(-train.shape[0] // batch_size)
 
-        self.history_ = {"loss": []}
+        self.history_ = {"loss": [], "learning_rate": []}
         if self.early_stopping:
             self.history_["val_mse"] = []
         best, best_params, self.best_epoch_ = np.inf, None, None
+        learning_rate, last_change = self.learning_rate, 0
         for epoch in range(1, self.epochs + 1):
             order = rng.permutation(train)
             extra = rng.choice(train, n_batches * batch_size - train.shape[0], replace=False)
@@ -318,12 +328,13 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
                     t_dev,
                     rows,
                     indices,
-                    self.learning_rate,
+                    learning_rate,
                     spec,
                     self.loss,
                 )
                 losses.append(value)
             self.history_["loss"].append(float(np.mean(jax.device_get(losses))))
+            self.history_["learning_rate"].append(learning_rate)
             line = f"epoch {epoch}: loss {self.history_['loss'][-1]:.6g}"
             if self.early_stopping:
                 logits = net.predict_logits(params, Z[val], S[val], indices, spec)
@@ -336,6 +347,10 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
                 print(f"{line} ({time.perf_counter() - start:.0f} s)", flush=True)
             if self.early_stopping and epoch - self.best_epoch_ >= self.patience:
                 break
+            plateau = epoch - max(self.best_epoch_ or 0, last_change)
+            wait = max(1, self.patience // 2)
+            if self.early_stopping and self.reduce_on_plateau and plateau >= wait:
+                learning_rate, last_change = learning_rate / 2, epoch
         self.params_ = best_params if best_params is not None else net.to_numpy(params)
         self.n_iter_ = epoch
         self.fit_time_ = time.perf_counter() - start

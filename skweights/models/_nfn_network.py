@@ -55,7 +55,7 @@ def n_hidden_axes(kind: str) -> int:
 def summary_widths(spec, widths):
     """Widths of each hidden layer's summary ``V_l`` and of the global summary ``G``."""
     v, g = {}, 0
-    for (kind, axes), width in zip(spec, widths):
+    for (_, axes), width in zip(spec, widths):
         g += width
         for axis in axes:
             v[axis] = v.get(axis, 0) + width

@@ -28,7 +28,11 @@ def _cnn_logits(layout, row, images):
     h = images
     for name in ("conv2d", "conv2d_1", "conv2d_2"):
         h = jax.lax.conv_general_dilated(
-            h, tensors[f"{name}/kernel"], (2, 2), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+            h,
+            tensors[f"{name}/kernel"],
+            (2, 2),
+            "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )
         h = jax.nn.relu(h + tensors[f"{name}/bias"])
     h = h.mean(axis=(1, 2))
@@ -124,7 +128,10 @@ def test_pickle_round_trip_predicts_the_same(zoo, fitted):
     loaded = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(loaded.predict(zoo.weights), fitted.predict(zoo.weights))
     assert all(
-        isinstance(p, np.ndarray) for layer in fitted.params_["layers"] for d in layer for p in d.values()
+        isinstance(p, np.ndarray)
+        for layer in fitted.params_["layers"]
+        for d in layer
+        for p in d.values()
     )
 
 
@@ -149,6 +156,21 @@ def test_early_stopping_trains_only_on_training_rows(zoo, monkeypatch):
     assert model.best_epoch_ == best + 1
     val_mse = np.mean((model.predict(X[val]) - y[val]) ** 2)
     assert val_mse == pytest.approx(model.history_["val_mse"][best], rel=1e-4)
+
+
+def test_learning_rate_halves_on_plateaus_and_training_stops_after_patience(zoo):
+    X, y = zoo.weights[:60], zoo.target[:60]
+    params = {**SMALL, "epochs": 40, "learning_rate": 0.05, "patience": 4}
+    model = NeuralFunctionalRegressor(zoo.layout, **params).fit(X, y)
+    val_mse, rates = np.array(model.history_["val_mse"]), np.array(model.history_["learning_rate"])
+    assert model.n_iter_ - model.best_epoch_ == 4 and model.n_iter_ < 40
+    assert np.all(np.diff(rates) <= 0) and rates[-1] < 0.05
+    assert set(np.log2(0.05 / rates).round(9)) <= set(range(40))
+    for epoch in np.flatnonzero(np.diff(rates)) + 1:  # rates[epoch] is the first halved one
+        best_before = np.minimum.accumulate(val_mse)[epoch - 1]
+        assert val_mse[epoch - 2] >= best_before  # halved only after an epoch without progress
+    fixed = NeuralFunctionalRegressor(zoo.layout, **params, reduce_on_plateau=False).fit(X, y)
+    assert set(fixed.history_["learning_rate"]) == {0.05}
 
 
 def test_tensor_standardisation_uses_one_scalar_per_tensor(zoo, fitted):
@@ -187,3 +209,15 @@ def test_layout_errors_say_what_was_expected(zoo):
         NeuralFunctionalRegressor(flat).fit(np.zeros((4, 17)), np.full(4, 0.5))
     with pytest.raises(ValueError, match="hidden_channels must be positive integers"):
         NeuralFunctionalRegressor(zoo.layout, hidden_channels=(0,)).fit(zoo.weights, zoo.target)
+
+
+def test_nfn_space_searches_with_weight_search_cv(zoo):
+    from skweights.search import SPACES, WeightSearchCV, nfn_space
+
+    assert SPACES["nfn"] is nfn_space
+    model = NeuralFunctionalRegressor(zoo.layout, head_units=(16,), epochs=2, random_state=0)
+    search = WeightSearchCV(model, "nfn", n_trials=2, cv=2, refit=False, random_state=0)
+    search.fit(zoo.weights, zoo.target)
+    assert search.n_trials_ == 2
+    assert set(search.best_params_) == set(nfn_space())
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
