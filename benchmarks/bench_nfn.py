@@ -148,7 +148,7 @@ def table(results: list[dict]) -> str:
         "Kendall τ",
         "R²",
         "fit time (s)",
-        "epochs",
+        "epochs (GBM: rounds)",
         "train nets·epochs/s",
         "predict nets/s",
     ]
@@ -161,7 +161,7 @@ def table(results: list[dict]) -> str:
             f"{r['r2']:.3f}",
             f"{r['fit_time']:.0f}",
             r["epochs"],
-            f"{r['train_nets_per_s']:,.0f}",
+            "—" if r["kind"] == "gbm" else f"{r['train_nets_per_s']:,.0f}",
             f"{r['predict_nets_per_s']:,.0f}",
         ]
         for r in results
