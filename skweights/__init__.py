@@ -25,6 +25,7 @@ _EXPORTS = {
     "WeightScaler": "skweights.features",
     "LogitLinearRegressor": "skweights.models",
     "WeightMLP": "skweights.models",
+    "NeuralFunctionalRegressor": "skweights.models",
     "EarlyStoppingLGBMRegressor": "skweights.models",
     "kendall_tau": "skweights.metrics",
     "kendall_tau_scorer": "skweights.metrics",

@@ -106,6 +106,10 @@ def _fit(args: argparse.Namespace) -> int:
     from skweights.metrics import kendall_tau
     from skweights.predictor import make_predictor, save_predictor, zoo_architecture
 
+    if args.features is None:
+        from skweights.predictor import RAW_WEIGHT_ESTIMATORS
+
+        args.features = "weights" if args.estimator in RAW_WEIGHT_ESTIMATORS else "stats"
     _check_search_options(args)
     zoo = load_zoo(args.zoo, step="final")
     model = make_predictor(zoo.layout, args.features, args.estimator, args.seed)
@@ -202,7 +206,9 @@ def _make_search(args: argparse.Namespace, model, zoo):
     heartbeat = args.heartbeat
     if heartbeat is None and is_rdb_url(args.storage):
         heartbeat = DEFAULT_HEARTBEAT
-    space = {"gbm": "gbm", "logit-linear": "logit_linear", "mlp": "mlp"}[args.estimator]
+    space = {"gbm": "gbm", "logit-linear": "logit_linear", "mlp": "mlp", "nfn": "nfn"}[
+        args.estimator
+    ]
     return WeightSearchCV(
         model,
         space,
@@ -287,7 +293,12 @@ def _add_fit_parser(subparsers) -> None:
     fit.add_argument("zoo", help="zoo directory (weights.npy, metrics.csv.gz, layout.csv)")
     from skweights.predictor import ESTIMATORS, FEATURE_SETS
 
-    fit.add_argument("--features", choices=tuple(FEATURE_SETS), default="stats")
+    fit.add_argument(
+        "--features",
+        choices=tuple(FEATURE_SETS),
+        default=None,
+        help="default: weights for --estimator nfn (it reads raw weights), else stats",
+    )
     fit.add_argument("--estimator", choices=tuple(ESTIMATORS), default="gbm")
     fit.add_argument("--train-fraction", type=_fraction, default=0.5)
     fit.add_argument(

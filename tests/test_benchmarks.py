@@ -202,3 +202,19 @@ def test_bench_search_quick_compares_pruning_with_none(zoo_path, tmp_path, capsy
     text = out.read_text()
     row = rf"\| halving \| \d+ \(\d+ \+ \d+\) \| [\d,]+ \| {FLOAT} \| {FLOAT} \| {FLOAT} \|"
     assert re.search(row, text)
+
+
+def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(zoo_path, tmp_path, capsys):
+    import bench_nfn
+
+    out = tmp_path / "nfn.md"
+    results = bench_nfn.main(["--quick", "--zoo", str(zoo_path), "--out", str(out)])
+    assert [(r["protocol"], r["kind"]) for r in results] == [
+        (protocol, kind) for protocol in ("paper", "nfn") for kind in ("gbm", "statnn", "nfn")
+    ]
+    for r in results:
+        assert -1 <= r["tau"] <= 1 and r["fit_time"] > 0 and r["predict_nets_per_s"] > 0
+        assert r["n_train"] + r["n_test"] == 96
+    text = out.read_text()
+    assert text == capsys.readouterr().out
+    assert text.count("| NFN-HNP (NeuralFunctionalRegressor) |") == 2

@@ -240,3 +240,30 @@ def test_debug_env_adds_the_traceback_of_an_unexpected_error(
     assert err.strip().splitlines()[-1] == (
         "skweights: error: unexpected RuntimeError: boom (set SKWEIGHTS_DEBUG=1 for the traceback)"
     )
+
+
+@pytest.mark.slow
+def test_fit_nfn_saves_a_safe_predictor_whose_predictions_ignore_hidden_permutations(
+    zoo, zoo_path, tmp_path, capsys
+):
+    from skweights.models import hidden_neuron_permutation
+
+    out = tmp_path / "nfn.skops"
+    assert main(["fit", str(zoo_path), "--estimator", "nfn", "--out", str(out), "--quiet"]) == 0
+    assert "Kendall τ" in capsys.readouterr().out
+    rows = np.asarray(zoo.weights[:6], dtype=np.float32)
+    rng = np.random.default_rng(0)
+    permuted = rows[:, hidden_neuron_permutation(zoo.layout, 1, rng.permutation(16))]
+    assert not np.array_equal(permuted, rows)
+    for name, x in (("rows", rows), ("permuted", permuted)):
+        np.save(tmp_path / f"{name}.npy", x)
+        assert main(["predict", str(out), str(tmp_path / f"{name}.npy")]) == 0
+    a, b = (
+        np.array([float(line.split(",")[1]) for line in block.strip().splitlines()[1:]])
+        for block in capsys.readouterr().out.split("name,predicted_accuracy")[1:]
+    )
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    # the NFN reads raw weights only
+    assert main(["fit", str(zoo_path), "--estimator", "nfn", "--features", "stats",
+                 "--out", str(tmp_path / "x.skops")]) == 1  # fmt: skip
+    assert "expected features='weights', got 'stats'" in capsys.readouterr().err

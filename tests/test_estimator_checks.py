@@ -4,7 +4,9 @@ The two regressors run with ``output_range="auto"``: their default ``(0, 1)`` (t
 rejects the unbounded targets the checks generate, by design, so the checks exercise the
 documented mode that maps the sigmoid onto ``[min(y), max(y)]``. ``WeightMLP`` is kept small
 (one narrow hidden layer, few epochs) so the battery stays fast; its numerics are tested in
-``tests/models/test_mlp.py``. The feature transformers run with ``layout=None`` (one tensor
+``tests/models/test_mlp.py``. ``NeuralFunctionalRegressor`` runs with ``layout=None`` (the
+columns as one dense layer) and a tiny network; its symmetry and learning are tested on the real
+zoo in ``tests/models/test_nfn.py``. The feature transformers run with ``layout=None`` (one tensor
 spanning all columns of X), which lets them accept the checks' arbitrary data.
 """
 
@@ -20,7 +22,7 @@ from skweights.features import (
     WeightScaler,
 )
 from skweights.intervals import ConformalPredictor
-from skweights.models import LogitLinearRegressor, WeightMLP
+from skweights.models import LogitLinearRegressor, NeuralFunctionalRegressor, WeightMLP
 
 ESTIMATORS = [
     LogitLinearRegressor(output_range="auto"),
@@ -32,6 +34,16 @@ ESTIMATORS = [
         learning_rate=0.01,
         epochs=20,
         early_stopping=True,
+        patience=5,
+        output_range="auto",
+        random_state=0,
+    ),
+    NeuralFunctionalRegressor(
+        hidden_channels=(4,),
+        head_units=(16,),
+        learning_rate=0.01,
+        batch_size=16,
+        epochs=20,
         patience=5,
         output_range="auto",
         random_state=0,

@@ -2,6 +2,8 @@
 
 ``LogitLinearRegressor`` needs only numpy/scipy. ``WeightMLP`` trains a Keras 3 network, but
 Keras is imported only when it is fitted or unpickled, so ``import skweights.models`` stays light.
+``NeuralFunctionalRegressor`` (beyond the paper: a hidden-neuron-permutation equivariant network
+on the raw weights, NFN-HNP) imports JAX only in ``fit`` and ``predict``.
 The paper's third predictor, gradient boosting, is ``lightgbm.LGBMRegressor`` used directly, or
 ``EarlyStoppingLGBMRegressor`` (imported on first use) which early-stops on a validation fraction
 carved from its training data.
@@ -9,8 +11,16 @@ carved from its training data.
 
 from ._logit_linear import LogitLinearRegressor
 from ._mlp import WeightMLP
+from ._nfn import NeuralFunctionalRegressor
+from ._nfn_structure import hidden_neuron_permutation
 
-__all__ = ["EarlyStoppingLGBMRegressor", "LogitLinearRegressor", "WeightMLP"]
+__all__ = [
+    "EarlyStoppingLGBMRegressor",
+    "LogitLinearRegressor",
+    "NeuralFunctionalRegressor",
+    "WeightMLP",
+    "hidden_neuron_permutation",
+]
 
 
 def __getattr__(name: str):

@@ -69,6 +69,7 @@ from skweights.search._spaces import (
     gbm_space,
     logit_linear_space,
     mlp_space,
+    nfn_space,
 )
 from skweights.search._storage import (
     DEFAULT_HEARTBEAT,
@@ -97,6 +98,7 @@ __all__ = [
     "make_pruner",
     "make_storage",
     "mlp_space",
+    "nfn_space",
     "search_report",
     "study_name_for",
 ]

@@ -79,7 +79,7 @@ class WeightSearchCV(MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : estimator object
         Regressor or Pipeline to tune.
-    space : {"gbm", "mlp", "logit_linear"}, dict or callable
+    space : {"gbm", "mlp", "logit_linear", "nfn"}, dict or callable
         A name from `SPACES`, a ``{param: optuna distribution}`` dict (names as the step
         estimator's, unprefixed), or a callable ``n_features -> dict``. ``"gbm"`` picks
         ``colsample_bytree``'s range from the width of the input seen by the step.

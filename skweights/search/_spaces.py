@@ -4,6 +4,7 @@ samples them (including `Conditional` parameters such as the learning rate per o
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -203,9 +204,40 @@ def logit_linear_space(solver: str = "lbfgs") -> dict[str, BaseDistribution]:
     return space
 
 
+def nfn_space() -> dict[str, BaseDistribution]:
+    """A search space for `skweights.models.NeuralFunctionalRegressor` (not from the paper).
+
+    Around NFN's predict-generalisation setting (three equivariant layers, Adam at ``1e-3``,
+    binary cross-entropy): the width of the equivariant layers and of the head, the step size,
+    the batch size and the loss. The widths are categorical tuples (Optuna stores them as JSON
+    lists in a persistent storage, which the estimator accepts too).
+
+    Returns
+    -------
+    space : dict of str to optuna.distributions.BaseDistribution
+
+    Examples
+    --------
+    >>> from skweights.search import nfn_space
+    >>> sorted(nfn_space())
+    ['batch_size', 'head_units', 'hidden_channels', 'learning_rate', 'loss']
+    """
+    with warnings.catch_warnings():  # Optuna prefers scalar choices; tuples work
+        warnings.filterwarnings("ignore", "Choices for a categorical", UserWarning)
+        hidden = CategoricalDistribution(((8, 8), (8, 8, 4), (16, 16, 5)))
+        head = CategoricalDistribution(((128,), (256, 256)))
+    return {
+        "hidden_channels": hidden,
+        "head_units": head,
+        "learning_rate": FloatDistribution(3e-4, 3e-3, log=True),
+        "batch_size": CategoricalDistribution((16, 32, 64)),
+        "loss": CategoricalDistribution(("binary_crossentropy", "squared_error")),
+    }
+
+
 #: Names accepted by ``WeightSearchCV(space=...)``.
 SPACES: Mapping[str, Callable[..., dict]] = MappingProxyType(
-    {"gbm": gbm_space, "mlp": mlp_space, "logit_linear": logit_linear_space}
+    {"gbm": gbm_space, "mlp": mlp_space, "logit_linear": logit_linear_space, "nfn": nfn_space}
 )
 
 

@@ -1,0 +1,214 @@
+"""The JAX network behind `NeuralFunctionalRegressor`: HNP-equivariant layers, pooling, head, Adam.
+
+This module imports JAX at the top; `skweights.models._nfn` imports it only inside ``fit`` and
+``predict``, so ``import skweights.models`` stays free of JAX.
+
+A network of ``L`` layers is seen as a set of *objects*, each a tensor whose leading axes are
+indexed by hidden neurons (permutable) and whose last axis holds everything that is not
+permutable: channels, kernel positions and the input/output neurons. With layer ``i``'s kernel
+``W_i`` of shape ``(n_i, n_{i-1}, s_i)`` (out, in, spatial) and bias ``b_i`` of shape ``(n_i,)``:
+
+============================  ======================  ===================================
+tensor                        kind                    shape of the object
+============================  ======================  ===================================
+``W_1`` (``L > 1``)           vector over layer 1     ``(n_1, n_0 * s_1 * C)``
+``W_i``, ``1 < i < L``        matrix over (i, i - 1)  ``(n_i, n_{i-1}, s_i * C)``
+``W_L`` (``L > 1``)           vector over layer L-1   ``(n_{L-1}, n_L * s_L * C)``
+``b_i``, ``i < L``            vector over layer i     ``(n_i, C)``
+``b_L``, and ``W_1`` if L==1  global                  ``(n_L * C,)`` / ``(n_1 * n_0 * s_1 * C,)``
+============================  ======================  ===================================
+
+One equivariant layer (the HNP construction of Zhou et al. 2023, written in these terms) maps
+every object to an object of the same kind with ``C_out`` channels. With ``V_l`` the per-neuron
+summary of hidden layer ``l`` (every vector over ``l``, and every matrix touching ``l`` averaged
+over its other axis, concatenated on the last axis) and ``G`` the global summary (every object
+averaged over all its neuron axes):
+
+- global: ``Dense(G)``
+- vector over ``l``: ``Dense(V_l) + Dense(G)`` (broadcast over the neurons)
+- matrix over ``(l, l-1)``: ``Dense(M) + Dense(V_l)[:, None] + Dense(V_{l-1})[None, :] + Dense(G)``
+
+Every ``Dense`` acts on the last axis only and is shared across neurons, so permuting the
+neurons of a hidden layer permutes the outputs the same way; the pooled ``G`` of the last layer
+is invariant. The layer is NFN's ``HNPLinear`` with one more input (the bias of the previous
+layer in the last weight's update).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+#: Object kinds.
+GLOBAL, VECTOR, MATRIX = "global", "vector", "matrix"
+
+
+# ------------------------------------------------------------------------------- structure
+def n_hidden_axes(kind: str) -> int:
+    return {GLOBAL: 0, VECTOR: 1, MATRIX: 2}[kind]
+
+
+def summary_widths(spec, widths):
+    """Widths of each hidden layer's summary ``V_l`` and of the global summary ``G``."""
+    v, g = {}, 0
+    for (_, axes), width in zip(spec, widths):
+        g += width
+        for axis in axes:
+            v[axis] = v.get(axis, 0) + width
+    return v, g
+
+
+def init_params(rng, spec, fold, channels, head_units, n_extra=0):
+    """Initial parameters: one dict per object per equivariant layer, then the head.
+
+    ``fold[k]`` is object ``k``'s number of non-permutable entries per channel; its width in a
+    layer with ``C`` channels is ``fold[k] * C``. The head also reads ``n_extra`` invariant
+    features per network besides the pooled ones. Kernels are He-normal over the total fan-in of
+    all terms that add up to one output; biases start at zero. Drawn with numpy's ``rng`` (a
+    ``RandomState``): eager ``jax.random`` calls would compile one small program per shape.
+    """
+
+    def normal(shape, fan_in):
+        return (rng.standard_normal(shape) * math.sqrt(2 / fan_in)).astype(np.float32)
+
+    layers, c_in = [], 1
+    for c_out in channels:
+        widths = [f * c_in for f in fold]
+        v_width, g_width = summary_widths(spec, widths)
+        layer = []
+        for (kind, axes), f, width in zip(spec, fold, widths):
+            terms = {"g": g_width}
+            if kind == VECTOR:
+                terms["v"] = v_width[axes[0]]
+            elif kind == MATRIX:
+                terms.update(m=width, r=v_width[axes[0]], c=v_width[axes[1]])
+            fan_in = sum(terms.values())
+            params = {}
+            for name, n_in in terms.items():
+                params[name] = normal((n_in, f * c_out), fan_in)
+            params["b"] = np.zeros(f * c_out, np.float32)
+            layer.append(params)
+        layers.append(layer)
+        c_in = c_out
+    _, g_width = summary_widths(spec, [f * c_in for f in fold])
+    head, n_in = [], g_width + n_extra
+    for n_out in (*head_units, 1):
+        head.append({"w": normal((n_in, n_out), n_in), "b": np.zeros(n_out, np.float32)})
+        n_in = n_out
+    return {"layers": layers, "head": head}
+
+
+# --------------------------------------------------------------------------------- forward
+def _summaries(spec, objects):
+    """``V_l`` per hidden layer ``l`` and the global summary ``G`` of a list of objects."""
+    per_layer, pooled = {}, []
+    for (kind, axes), x in zip(spec, objects):
+        if kind == GLOBAL:
+            pooled.append(x)
+        elif kind == VECTOR:
+            per_layer.setdefault(axes[0], []).append(x)
+            pooled.append(x.mean(axis=1))
+        else:  # matrix (batch, rows = axes[0], cols = axes[1], features)
+            per_layer.setdefault(axes[0], []).append(x.mean(axis=2))
+            per_layer.setdefault(axes[1], []).append(x.mean(axis=1))
+            pooled.append(x.mean(axis=(1, 2)))
+    v = {axis: jnp.concatenate(parts, axis=-1) for axis, parts in per_layer.items()}
+    return v, jnp.concatenate(pooled, axis=-1)
+
+
+def _dense(x, w):
+    """``x @ w`` on the last axis, as one 2-D product (XLA's CPU dot is ~2x faster so)."""
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
+
+
+def equivariant_layer(spec, layer, objects):
+    """One HNP-equivariant linear layer (see the module docstring)."""
+    v, g = _summaries(spec, objects)
+    out = []
+    for (kind, axes), params, x in zip(spec, layer, objects):
+        y = g @ params["g"] + params["b"]
+        if kind == VECTOR:
+            y = _dense(v[axes[0]], params["v"]) + y[:, None]
+        elif kind == MATRIX:
+            rows = _dense(v[axes[0]], params["r"])[:, :, None]
+            cols = _dense(v[axes[1]], params["c"])[:, None, :]
+            y = _dense(x, params["m"]) + rows + cols + y[:, None, None]
+        out.append(y)
+    return out
+
+
+def gather(Z, indices):
+    """The objects of a batch of normalised flat rows ``Z`` (one channel)."""
+    return [Z[:, idx] for idx in indices]
+
+
+@partial(jax.jit, static_argnames=("spec",))
+def forward(params, Z, S, indices, spec):
+    """Logits for the rows ``Z`` (batch, n_params) with extra head inputs ``S`` (batch, k)."""
+    objects = gather(Z, indices)
+    for layer in params["layers"]:
+        objects = [jax.nn.relu(y) for y in equivariant_layer(spec, layer, objects)]
+    _, h = _summaries(spec, objects)
+    h = jnp.concatenate([h, S], axis=-1)
+    for dense in params["head"][:-1]:
+        h = jax.nn.relu(h @ dense["w"] + dense["b"])
+    return (h @ params["head"][-1]["w"] + params["head"][-1]["b"])[:, 0]
+
+
+def predict_logits(params, Z, S, indices, spec, batch=256):
+    """`forward` over ``Z`` in batches of ``batch`` rows (the last one padded), as float64.
+
+    Always the same batch shape: compiled once, and a row's prediction never depends on how
+    many rows are predicted with it.
+    """
+    n = Z.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, batch):
+        rows, extra = Z[start : start + batch], S[start : start + batch]
+        k = rows.shape[0]
+        if k < batch:
+            rows = np.concatenate([rows, np.zeros((batch - k, Z.shape[1]), Z.dtype)])
+            extra = np.concatenate([extra, np.zeros((batch - k, S.shape[1]), S.dtype)])
+        out[start : start + k] = np.asarray(forward(params, rows, extra, indices, spec))[:k]
+    return out
+
+
+# -------------------------------------------------------------------------------- training
+def _loss(params, Z, S, t, indices, spec, loss):
+    logits = forward(params, Z, S, indices, spec)
+    if loss == "binary_crossentropy":
+        return -jnp.mean(t * jax.nn.log_sigmoid(logits) + (1 - t) * jax.nn.log_sigmoid(-logits))
+    return jnp.mean((jax.nn.sigmoid(logits) - t) ** 2)
+
+
+def adam_init(params):
+    """Adam's moments (zeros, like ``params``) and step count, as numpy arrays."""
+    zeros = jax.tree.map(np.zeros_like, params)
+    return {"m": zeros, "v": jax.tree.map(np.zeros_like, params), "step": np.int32(0)}
+
+
+@partial(jax.jit, static_argnames=("spec", "loss"))
+def train_step(params, opt, Z, S, t, rows, indices, learning_rate, spec, loss):
+    """One Adam step on the batch ``rows``; returns new params, optimiser state, loss."""
+    value, grads = jax.value_and_grad(_loss)(
+        params, Z[rows], S[rows], t[rows], indices, spec, loss
+    )
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    step = opt["step"] + 1
+    m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, opt["m"], grads)
+    v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, opt["v"], grads)
+    lr = learning_rate * jnp.sqrt(1 - b2**step) / (1 - b1**step)
+    params = jax.tree.map(lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, m, v)
+    return params, {"m": m, "v": v, "step": step}, value
+
+
+def to_numpy(tree):
+    return jax.tree.map(lambda a: np.array(a), tree)
+
+
+def to_jax(tree):
+    return jax.tree.map(jnp.asarray, tree)
