@@ -40,7 +40,7 @@ TRAIN_SPECS = {
 #: Ranked zoos per mode: (n_layers, n_units, n_networks); seed 1 (other hyperparameters than
 #: the training zoo's, the same ones for every architecture).
 TARGETS = {
-    "full": [(3, 16, 64), (3, 32, 32), (3, 64, 16), (2, 16, 64), (2, 32, 32)],
+    "full": [(3, 16, 64), (3, 32, 32), (3, 64, 32), (2, 16, 64), (2, 32, 32)],
     "quick": [(2, 32, 8)],
 }
 TARGET_EPOCHS = {"full": 18, "quick": 1}
@@ -176,7 +176,7 @@ def run(argv=None) -> str:
     if "--zoo" not in argv:
         dataset = argv[argv.index("--dataset") + 1] if "--dataset" in argv else "digits"
         argv += ["--zoo", str(_ensure(dataset, {**TRAIN_SPECS[mode], "dataset": dataset}))]
-    args = C.parse(p, argv, quick_trials=2, full_trials=20)
+    args = C.parse(p, argv, quick_trials=2, full_trials=12)
     train = args.zoos[0]
     targets = [C.load(t) for t in (args.target or default_targets(mode, args.dataset))]
     base_units = architecture(train)[1]
