@@ -340,6 +340,8 @@ def evaluate(
         "estimator": repr(estimator),
         "version": 4,
     }
+    if kind == "dnn":  # cells of the paper's single learning-rate range are not reused
+        parts["mlp_space"] = "learning rate per optimizer"
     path = _cache_path(parts)
     if use_cache and path.is_file():
         return json.loads(path.read_text())
@@ -350,7 +352,13 @@ def evaluate(
     X_train, y_train = X[zoo.train], y[zoo.train]
     X_test, y_test = X[zoo.test], y[zoo.test]
     search = WeightSearchCV(
-        estimator, space, n_trials=n_trials, cv=3, refit=False, random_state=seed
+        estimator,
+        space,
+        n_trials=n_trials,
+        cv=3,
+        refit=False,
+        random_state=seed,
+        sampler_seed=seed,
     ).fit(X_train, y_train)
     best = clone(estimator).set_params(**search.best_params_)
     r2, mse = [], []

@@ -63,7 +63,7 @@ def evaluate_epoch(
 
     data = load_early_checkpoints(path, epoch)
     train, test = paper_split(len(data.target), n_train=train_fraction, random_state=seed)
-    from skweights.cli import make_predictor
+    from skweights.predictor import make_predictor
 
     model = make_predictor(data.layout, "stats", "gbm", random_state=seed)
     model[-1].set_params(n_jobs=1)  # see fit_early_predictor: 1 thread is fastest here

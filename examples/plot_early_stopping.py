@@ -52,10 +52,10 @@ if not zoo_dir:
 # -----------------------------------------------------
 # :func:`~skweights.keras.load_early_checkpoints` pairs each run's weights at epoch ``k`` with
 # the same run's final test accuracy. We fit on half of the runs and rank the other half.
-from skweights.cli import make_predictor
 from skweights.datasets import paper_split
 from skweights.keras import load_early_checkpoints
 from skweights.metrics import kendall_tau
+from skweights.predictor import make_predictor
 
 early = load_early_checkpoints(zoo_dir, epoch=2)
 train, test = paper_split(len(early.target), n_train=0.5, random_state=0)

@@ -34,6 +34,10 @@ _EXPORTS = {
     "nfn_split": "skweights.datasets",
     "fetch_small_cnn_zoo": "skweights.datasets",
     "WeightSearchCV": "skweights.search",
+    "make_predictor": "skweights.predictor",
+    "save_predictor": "skweights.predictor",
+    "load_predictor": "skweights.predictor",
+    "ConformalPredictor": "skweights.intervals",
     "generate_zoo": "skweights.zoo",
 }
 

@@ -28,6 +28,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "atomic_save_npy",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_output_file",
     "download_zoo_archive",
     "get_data_home",
     "read_metrics",
@@ -133,6 +135,41 @@ def atomic_save_npy(path: str | os.PathLike, array: Any) -> Path:
     return path
 
 
+def check_output_file(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, a file path that cannot be written as a file.
+
+    Raises ``IsADirectoryError`` when ``path`` is a directory (or empty, i.e. the current
+    directory) and ``NotADirectoryError`` when a component of its parent is a file. A missing
+    parent is fine: the atomic writers create it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_file(d / "new" / "predictor.skops").name
+    'predictor.skops'
+    >>> check_output_file(d)
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: cannot write ... is a directory; expected a file path such as .../out
+    """
+    text = os.fspath(path)
+    path = Path(text)
+    if not text or path.is_dir():
+        raise IsADirectoryError(
+            f"cannot write {text!r}: it is a directory; expected a file path such as "
+            f"{path / 'out'}"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"cannot write {path}: {parent} is a file, not a directory"
+                )
+            break
+    return path
+
+
 @functools.lru_cache(maxsize=1)
 def default_file_mode() -> int:
     """Permissions ``open(path, "w")`` gives a new file under the umask (read once, cached)."""
@@ -148,6 +185,7 @@ class _atomic_file:
         self.path = Path(path)
 
     def __enter__(self):
+        check_output_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
@@ -312,9 +350,14 @@ def read_weights(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
 
 
 def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Load a zoo's ``metrics.csv.gz`` (or plain ``.csv``) and check the required columns.
+    """Load a zoo's ``metrics.csv.gz`` (or plain ``.csv``) and check its contents.
 
-    ``modeldir`` is read as a string (it is an identifier, never opened as a path).
+    ``modeldir`` is read as a string (it is an identifier, never opened as a path). Raises
+    ``ValueError`` naming the file (and the row, 0-based as in ``weights.npy``) when the file is
+    not gzip/CSV or is truncated, a required column is missing, ``step`` holds anything but
+    whole epochs >= 0, ``test_accuracy`` lies outside [0, 1] (NaN is allowed: a diverged run),
+    or two rows share a ``(modeldir, step)`` (a zoo concatenated with itself, or one
+    ``modeldir`` for every run).
     """
     path = Path(path)
     if not path.exists():
@@ -325,13 +368,80 @@ def read_metrics(path: str | os.PathLike) -> pd.DataFrame:
         raise ValueError(
             f"{path} is empty; expected a CSV header with columns {list(METRICS_COLUMNS)}"
         ) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not a readable gzip-compressed CSV (truncated or another format: "
+            f"{type(exc).__name__}: {exc})"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path} is not a valid CSV file: {exc}") from None
     missing = [c for c in METRICS_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(
             f"{path} is missing required columns {missing}; "
             f"expected the Small CNN Zoo columns {list(METRICS_COLUMNS)}"
         )
+    _check_steps(frame["step"], path)
+    _check_accuracies(frame["test_accuracy"], path)
+    _check_unique_checkpoints(frame, path)
     return frame
+
+
+def _first_bad(mask: Any) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a cell as the user wrote it (``8.5``, ``'final'``), not ``np.float64(8.5)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _check_steps(step: pd.Series, path: Path) -> None:
+    values = pd.to_numeric(step, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+    if bad.any():
+        i = _first_bad(bad)
+        raise ValueError(
+            f"{path} column 'step' must hold epochs (whole numbers >= 0), got "
+            f"{_show(step.iloc[i])} in row {i} ({int(bad.sum())} such rows)"
+        )
+
+
+def _check_accuracies(accuracy: pd.Series, path: Path) -> None:
+    values = pd.to_numeric(accuracy, errors="coerce").to_numpy(dtype=float)
+    not_number = np.isnan(values) & accuracy.notna().to_numpy()
+    if not_number.any():
+        i = _first_bad(not_number)
+        raise ValueError(
+            f"{path} column 'test_accuracy' must hold numbers, "
+            f"got {_show(accuracy.iloc[i])} in row {i}"
+        )
+    with np.errstate(invalid="ignore"):
+        bad = (values < 0) | (values > 1)
+    if bad.any():
+        i = _first_bad(bad)
+        percent = 1 < np.nanmax(values) <= 100 and np.nanmin(values) >= 0
+        hint = " (percentages? expected fractions)" if percent else ""
+        raise ValueError(
+            f"{path} column 'test_accuracy' must lie in [0, 1], got {_show(values[i])} in row {i} "
+            f"({int(bad.sum())} such rows){hint}"
+        )
+
+
+def _check_unique_checkpoints(frame: pd.DataFrame, path: Path) -> None:
+    known = frame[frame["modeldir"].notna()]
+    dup = known.duplicated(subset=["modeldir", "step"], keep=False)
+    if dup.any():
+        rows = known.index[dup.to_numpy()]
+        first = known.loc[rows[0]]
+        same = rows[(known.loc[rows, "modeldir"] == first["modeldir"]).to_numpy()]
+        same = same[(known.loc[same, "step"] == first["step"]).to_numpy()]
+        raise ValueError(
+            f"{path}: rows {same[0]} and {same[1]} are both modeldir {first['modeldir']!r} at "
+            f"step {first['step']}; each (modeldir, step) must be one checkpoint, but "
+            f"{len(rows)} rows share theirs (a zoo appended to itself, or one modeldir for "
+            "every run?)"
+        )
 
 
 # --------------------------------------------------------------------------- data home, archives

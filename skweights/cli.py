@@ -53,6 +53,26 @@ def _schedule(args: argparse.Namespace) -> dict:
     return preset
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {text!r}")
+    return value
+
+
 def _zoo_generate(args: argparse.Namespace) -> int:
     from skweights.zoo import generate_zoo
 
@@ -67,6 +87,7 @@ def _zoo_generate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.quiet,
         data_home=args.data_home,
+        scheduler=args.scheduler,
     )
     print(path)
     return 0
@@ -107,8 +128,17 @@ def _add_zoo_parser(subparsers) -> None:
         "0,1,2,3,20,40,60,80,86: the released zoo's, which NFN's loader expects)",
     )
     gen.add_argument("--out", required=True, help="output directory")
-    gen.add_argument("--workers", type=_positive_int, default=1)
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument(
+        "--workers", type=_positive_int, default=1, help="local worker processes (default: 1)"
+    )
+    gen.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train on a dask cluster, e.g. tcp://HOST:8786 (results come back here; workers "
+        "need no shared disk)",
+    )
+    gen.add_argument("--seed", type=_non_negative_int, default=0)
     gen.add_argument("--group-size", type=_positive_int, default=64)
     gen.add_argument("--batch-size", type=_positive_int, default=128)
     gen.add_argument("--data-home", default=None)
@@ -127,160 +157,174 @@ def _add_zoo_parser(subparsers) -> None:
     split.set_defaults(func=_zoo_split)
 
 
-FEATURES = ("stats", "std-stats", "global-stats", "norms", "weights", "dense")
-ESTIMATORS = ("gbm", "logit-linear", "mlp")
-
-
-def make_predictor(layout, features: str = "stats", estimator: str = "gbm", random_state=0):
-    """The Pipeline behind ``skweights fit``: a feature transformer then a regressor.
-
-    Parameters
-    ----------
-    layout : Layout
-        Layout of the weight matrix.
-    features : {"stats", "std-stats", "global-stats", "norms", "weights", "dense"}
-        Per-layer statistics (W_L, variance or std), global statistics (W̄), l1+l2 norms per
-        tensor, all raw weights (W), or the dense layer's raw weights (W⁴).
-    estimator : {"gbm", "logit-linear", "mlp"}
-        LightGBM with early stopping on a validation fraction of the training data, the
-        logit-linear model, or `WeightMLP`.
-    random_state : int
-        Seed of the estimator.
-    """
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    from skweights.features import LayerNorms, LayerSelector, LayerStatistics
-    from skweights.models import EarlyStoppingLGBMRegressor, LogitLinearRegressor, WeightMLP
-
-    feature_steps = {
-        "stats": lambda: LayerStatistics(layout),
-        "std-stats": lambda: LayerStatistics(
-            layout, statistics=("mean", "std", "q0", "q25", "q50", "q75", "q100")
-        ),
-        "global-stats": lambda: LayerStatistics(layout, per_layer=False),
-        "norms": lambda: LayerNorms(layout),
-        "weights": lambda: FunctionTransformer(feature_names_out="one-to-one"),
-        "dense": lambda: LayerSelector(layout, layers=[layout.layers[-1]]),
-    }
-    estimators = {
-        "gbm": lambda: EarlyStoppingLGBMRegressor(random_state=random_state, n_jobs=1),
-        "logit-linear": lambda: LogitLinearRegressor(random_state=random_state),
-        "mlp": lambda: WeightMLP(random_state=random_state),
-    }
-    if features not in feature_steps:
-        raise ValueError(f"unknown feature set {features!r}; expected one of {FEATURES}")
-    if estimator not in estimators:
-        raise ValueError(f"unknown estimator {estimator!r}; expected one of {ESTIMATORS}")
-    return Pipeline([("features", feature_steps[features]()), ("model", estimators[estimator]())])
+#: Confidence levels of `fit --interval` without values.
+DEFAULT_LEVELS = (0.8, 0.9, 0.95)
+#: ``fit --pruner`` choices: "none" and `skweights.search.PRUNERS` (not imported: Optuna is slow)
+PRUNERS = ("none", "median", "halving", "hyperband")
 
 
 def _fit(args: argparse.Namespace) -> int:
-    import joblib
+    from skweights._format import check_output_file
 
-    from skweights._format import atomic_write_bytes
+    check_output_file(args.out)
     from skweights.datasets import load_zoo, paper_split
     from skweights.metrics import kendall_tau
+    from skweights.predictor import make_predictor, save_predictor, zoo_architecture
 
+    _check_search_options(args)
     zoo = load_zoo(args.zoo, step="final")
     model = make_predictor(zoo.layout, args.features, args.estimator, args.seed)
     train, test = paper_split(len(zoo.target), n_train=args.train_fraction, random_state=args.seed)
     if args.search:
-        from skweights.search import WeightSearchCV
-
-        space = {"gbm": "gbm", "logit-linear": "logit_linear", "mlp": "mlp"}[args.estimator]
-        model = WeightSearchCV(
-            model,
-            space,
-            n_trials=args.search,
-            step="model",
-            storage=args.storage,
-            random_state=args.seed,
-            progress=not args.quiet,
-        )
+        model = _make_search(args, model, zoo)
     model.fit(zoo.weights[train], zoo.target[train])
     best = getattr(model, "best_estimator_", model)
+    report = ""
+    if args.interval is not None:
+        from skweights.intervals import interval_coverage
+        from skweights.predictor import fit_interval_predictor
+
+        levels = args.interval or DEFAULT_LEVELS
+        best = fit_interval_predictor(
+            best, zoo.weights[train], zoo.target[train], levels, random_state=args.seed
+        )
+        coverage = [
+            interval_coverage(zoo.target[test], best.predict_interval(zoo.weights[test], level))
+            for level in best.confidence_levels_
+        ]
+        cells = ", ".join(f"{lv:g}: {c:.2f}" for lv, c in zip(best.confidence_levels_, coverage))
+        report = f", interval coverage {cells}"
     pred = best.predict(zoo.weights[test])
     r2 = best.score(zoo.weights[test], zoo.target[test])
     tau = kendall_tau(zoo.target[test], pred)
-    import io
-
-    buffer = io.BytesIO()
-    joblib.dump({"model": best, "layout": zoo.layout, "features": args.features}, buffer)
-    atomic_write_bytes(args.out, buffer.getvalue())
+    save_predictor(
+        args.out,
+        best,
+        zoo.layout,
+        features=args.features,
+        estimator=args.estimator,
+        architecture=zoo_architecture(zoo.metrics, zoo.layout),
+    )
     print(
-        f"held-out ({len(test)} networks): R² = {r2:.3f}, Kendall τ = {tau:.3f}; "
+        f"held-out ({len(test)} networks): R² = {r2:.3f}, Kendall τ = {tau:.3f}{report}; "
         f"saved predictor to {args.out}"
     )
     return 0
 
 
-def load_predictor(path):
-    """Load a predictor written by ``skweights fit`` (a dict with ``model`` and ``layout``).
+def _check_search_options(args: argparse.Namespace) -> None:
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ("storage", "study_name", "sampler_seed", "heartbeat", "timeout")
+        if getattr(args, name) is not None
+    ] + (["--pruner"] if args.pruner != "none" else [])
+    if not args.search and given:
+        raise ValueError(f"{', '.join(given)} configure a search: add --search N (N >= 1)")
+    if args.storage is not None:
+        from skweights.search import make_storage
 
-    The file is a joblib pickle, which can run code when loaded: load only files you trust.
-    (Zoo data files, unlike predictors, are never unpickled.)
-    """
-    import joblib
-
-    saved = joblib.load(path)
-    if not isinstance(saved, dict) or "model" not in saved or "layout" not in saved:
-        raise ValueError(f"{path} is not a predictor saved by `skweights fit`")
-    return saved
+        make_storage(args.storage)  # a malformed URL or a missing driver fails before loading
 
 
-def read_weights_input(source, layout):
-    """Weights to predict for: a zoo directory, a ``.npy`` matrix/vector or a ``.keras`` model.
-
-    Returns ``(X, names)`` with one name per row.
-    """
-    from pathlib import Path
+def zoo_fingerprint(zoo) -> str:
+    """A content hash of a loaded zoo (layout, shape of the weights, targets), for study names."""
+    import hashlib
+    import io
 
     import numpy as np
 
-    source = Path(source)
-    if source.is_dir():
-        from skweights.datasets import load_zoo
+    layout = io.StringIO()
+    zoo.layout.to_csv(layout)
+    digest = hashlib.sha256(layout.getvalue().encode())
+    digest.update(repr(zoo.weights.shape).encode())
+    digest.update(np.ascontiguousarray(zoo.target, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
 
-        zoo = load_zoo(source, step="final")
-        return zoo.weights, list(zoo.metrics["modeldir"])
-    if not source.exists():
-        raise FileNotFoundError(f"{source} does not exist")
-    if source.suffix == ".npy":
-        X = np.load(source, allow_pickle=False)
-        X = X.reshape(1, -1) if X.ndim == 1 else X
-        return X, [f"{source.name}[{i}]" for i in range(len(X))]
-    if source.suffix == ".keras":
-        import os
 
-        os.environ.setdefault("KERAS_BACKEND", "jax")
-        import keras
+def search_settings(args: argparse.Namespace, zoo) -> dict:
+    """What identifies the search of ``skweights fit``: workers with equal settings share it."""
+    return {
+        "zoo": zoo_fingerprint(zoo),
+        "features": args.features,
+        "estimator": args.estimator,
+        "train_fraction": args.train_fraction,
+        "seed": args.seed,
+        "cv": 3,
+    }
 
-        model = keras.models.load_model(source, compile=False)
-        return layout.flatten_keras(model, match="position")[None, :], [source.name]
-    raise ValueError(
-        f"cannot read weights from {source}: expected a zoo directory, a .npy file "
-        "or a .keras model"
+
+def _make_search(args: argparse.Namespace, model, zoo):
+    import optuna
+
+    from skweights.search import DEFAULT_HEARTBEAT, WeightSearchCV, is_rdb_url, study_name_for
+
+    if args.quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings = search_settings(args, zoo)
+    study_name = args.study_name
+    if study_name is None and args.storage is not None:
+        study_name = study_name_for(settings, prefix=f"{args.features}-{args.estimator}")
+    heartbeat = args.heartbeat
+    if heartbeat is None and is_rdb_url(args.storage):
+        heartbeat = DEFAULT_HEARTBEAT
+    space = {"gbm": "gbm", "logit-linear": "logit_linear", "mlp": "mlp"}[args.estimator]
+    return WeightSearchCV(
+        model,
+        space,
+        n_trials=args.search,
+        timeout=args.timeout,
+        step="model",
+        storage=args.storage,
+        study_name=study_name,
+        study_settings=settings,
+        heartbeat_interval=heartbeat or None,
+        sampler_seed=args.sampler_seed,
+        pruner=None if args.pruner == "none" else args.pruner,
+        random_state=args.seed,
+        progress=not args.quiet,
     )
 
 
 def _predict(args: argparse.Namespace) -> int:
-    saved = load_predictor(args.predictor)
-    X, names = read_weights_input(args.input, saved["layout"])
-    if X.shape[1] != saved["layout"].n_params:
+    import csv
+    import io
+
+    from skweights.predictor import load_predictor, read_weights_input
+
+    if args.out:
+        from skweights._format import check_output_file
+
+        check_output_file(args.out)
+    saved = load_predictor(args.predictor, allow_pickle=args.allow_pickle)
+    model = saved["model"]
+    if args.interval is not None and not hasattr(model, "predict_interval"):
         raise ValueError(
-            f"{args.input} has {X.shape[1]} weights per network but the predictor was fitted "
-            f"on a layout of {saved['layout'].n_params} parameters"
+            f"{args.predictor} has no prediction intervals; refit it with "
+            f"`skweights fit ... --interval {args.interval:g}`"
         )
-    pred = saved["model"].predict(X)
-    lines = ["name,predicted_accuracy"] + [f"{n},{p:.6f}" for n, p in zip(names, pred)]
-    text = "\n".join(lines) + "\n"
+    X, names = read_weights_input(
+        args.input,
+        saved["layout"],
+        architecture=saved.get("architecture"),
+        check_architecture=not args.no_architecture_check,
+    )
+    pred = model.predict(X)
+    header, columns = ["name", "predicted_accuracy"], [names, pred]
+    if args.interval is not None:
+        bounds = model.predict_interval(X, args.interval)
+        header += ["lower", "upper"]
+        columns += [bounds[:, 0], bounds[:, 1]]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for name, *values in zip(*columns):
+        writer.writerow([name, *(f"{v:.6f}" for v in values)])
     if args.out:
         from skweights._format import atomic_write_text
 
-        atomic_write_text(args.out, text)
+        atomic_write_text(args.out, buffer.getvalue())
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(buffer.getvalue())
     return 0
 
 
@@ -303,17 +347,89 @@ def _add_fit_parser(subparsers) -> None:
         "fit",
         help="train an accuracy predictor on a zoo directory and save it",
         description="Fit features + estimator on the final checkpoints of a zoo, report R² and "
-        "Kendall τ on a held-out split, save the fitted predictor with joblib.",
+        "Kendall τ on a held-out split, save the fitted predictor (a skops archive).",
     )
     fit.add_argument("zoo", help="zoo directory (weights.npy, metrics.csv.gz, layout.csv)")
-    fit.add_argument("--features", choices=FEATURES, default="stats")
-    fit.add_argument("--estimator", choices=ESTIMATORS, default="gbm")
-    fit.add_argument("--search", type=_positive_int, default=0, help="Optuna CV trials (0: off)")
-    fit.add_argument("--storage", default=None, help="Optuna storage URL to resume/share search")
-    fit.add_argument("--train-fraction", type=float, default=0.5)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--out", required=True, help="where to save the predictor (.joblib)")
-    fit.add_argument("--quiet", action="store_true")
+    from skweights.predictor import ESTIMATORS, FEATURE_SETS
+
+    fit.add_argument("--features", choices=tuple(FEATURE_SETS), default="stats")
+    fit.add_argument("--estimator", choices=tuple(ESTIMATORS), default="gbm")
+    fit.add_argument("--train-fraction", type=_fraction, default=0.5)
+    fit.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of the split, the CV folds and the estimator",
+    )
+    fit.add_argument(
+        "--interval",
+        type=_fraction,
+        nargs="*",
+        default=None,
+        metavar="LEVEL",
+        help="calibrate conformal prediction intervals (MAPIE, on training networks only) at "
+        "these confidence levels (default with no LEVEL: 0.8 0.9 0.95)",
+    )
+    fit.add_argument(
+        "--out", default="predictor.skops", help="where to save the predictor (.skops)"
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress bar, no per-trial log")
+    search = fit.add_argument_group(
+        "hyperparameter search",
+        "3-fold cross-validated Optuna search on the training split; the best configuration is "
+        "refitted. The same command on several machines with one --storage shares one study.",
+    )
+    search.add_argument(
+        "--search",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="search until the study holds N finished trials (default 0: no search, fit the "
+        "estimator's defaults)",
+    )
+    search.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="Optuna storage to resume or share the search: sqlite:///FILE, "
+        "postgresql://USER:PASSWORD@HOST/DB (pip install 'skweights[postgres]'), any SQLAlchemy "
+        "URL, or journal:///FILE (default: in memory)",
+    )
+    search.add_argument(
+        "--study-name",
+        default=None,
+        help="default: derived from the zoo's content, --features, --estimator, "
+        "--train-fraction and --seed, so the same command resumes and workers join one study",
+    )
+    search.add_argument(
+        "--sampler-seed",
+        type=_non_negative_int,
+        default=None,
+        help="seed of the TPE sampler (default: fresh per worker, so workers never propose the "
+        "same configurations)",
+    )
+    search.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        default="none",
+        help="stop trials that trail the others after 1 or 2 of the 3 folds (default: none)",
+    )
+    search.add_argument(
+        "--heartbeat",
+        type=_non_negative_int,
+        default=None,
+        metavar="SECONDS",
+        help="RDB storages: a running trial beats every SECONDS; one silent for 2 x SECONDS "
+        "(killed worker) is failed and re-run (default 60 for RDB URLs; 0: off; journal "
+        "storages have no heartbeat)",
+    )
+    search.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop starting trials after SECONDS (the study can be resumed)",
+    )
     fit.set_defaults(func=_fit)
 
 
@@ -322,13 +438,31 @@ def _add_predict_parser(subparsers) -> None:
         "predict",
         help="predict accuracies with a saved predictor",
         description="Predict the test accuracy of networks from their weights: a zoo directory, "
-        "a .npy of flattened weights (one row per network) or a saved Keras model (.keras).",
+        "a .npy of flattened weights (one row per network), a saved Keras model (.keras), or "
+        "one network's named tensors (.safetensors / .npz; ours or PyTorch's names and layouts).",
+    )
+    predict.add_argument("predictor", help="file written by `skweights fit` (.skops)")
+    predict.add_argument("input", help="zoo directory, .npy, .keras, .safetensors or .npz")
+    predict.add_argument(
+        "--interval",
+        type=_fraction,
+        default=None,
+        metavar="LEVEL",
+        help="add lower,upper columns: the prediction interval at this confidence level (one "
+        "the predictor was calibrated for with `fit --interval`)",
     )
     predict.add_argument(
-        "predictor",
-        help="file written by `skweights fit` (a joblib pickle: load only files you trust)",
+        "--allow-pickle",
+        action="store_true",
+        help="also load a joblib pickle predictor (older skweights). A pickle runs code when "
+        "loaded: only for files you trust",
     )
-    predict.add_argument("input", help="zoo directory, .npy or .keras")
+    predict.add_argument(
+        "--no-architecture-check",
+        action="store_true",
+        help="predict for a .keras model even if its layers, activations or input shape differ "
+        "from the zoo's networks",
+    )
     predict.add_argument("--out", default=None, help="CSV file (default: standard output)")
     predict.set_defaults(func=_predict)
 
@@ -343,7 +477,7 @@ def _add_demo_parser(subparsers) -> None:
     demo.add_argument("--out", default="demo-output")
     demo.add_argument("--n-networks", type=_positive_int, default=DEFAULT_ZOO["n_networks"])
     demo.add_argument("--epochs", type=_positive_int, default=DEFAULT_ZOO["epochs"])
-    demo.add_argument("--seed", type=int, default=DEFAULT_ZOO["seed"])
+    demo.add_argument("--seed", type=_non_negative_int, default=DEFAULT_ZOO["seed"])
     demo.add_argument("--workers", type=_positive_int, default=2)
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=_demo)
@@ -403,13 +537,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (errors: one line on stderr, code 1 or 2)."""
+    """Run the command line; return the exit code.
+
+    Every failure ends in one line ``skweights: error: ...`` on stderr and exit code 1 (2 for
+    a bad argument, from argparse; 130 for Ctrl-C). An unexpected error prints its traceback
+    too when ``SKWEIGHTS_DEBUG=1``.
+    """
+    from skweights._errors import error_line, show_traceback
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"skweights: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("skweights: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if show_traceback():
+            import traceback
+
+            traceback.print_exc()
+        print(f"skweights: error: {error_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -180,11 +180,7 @@ def load_zoo(
 
 
 def _select_steps(metrics: pd.DataFrame, step: Any) -> np.ndarray:
-    steps = pd.to_numeric(metrics["step"], errors="coerce")
-    if steps.isna().any():
-        bad = metrics["step"][steps.isna()].iloc[0]
-        raise ValueError(f"{METRICS_FILE} column 'step' must hold epochs (integers), got {bad!r}")
-    steps = steps.to_numpy()
+    steps = pd.to_numeric(metrics["step"]).to_numpy()  # whole numbers: checked by read_metrics
     if isinstance(step, str):
         if step == "all":
             return np.ones(len(steps), dtype=bool)
@@ -197,17 +193,22 @@ def _select_steps(metrics: pd.DataFrame, step: Any) -> np.ndarray:
             last = pd.Series(steps).groupby(metrics["modeldir"].to_numpy()).transform("max")
             return steps == last.to_numpy()
         raise ValueError(f"step must be 'final', 'all', an int or a list of ints, got {step!r}")
-    if isinstance(step, Integral):
+    if _is_int(step):
         wanted = [step]
     else:
         wanted = list(step) if isinstance(step, (Sequence, np.ndarray, set)) else []
-    if not wanted or not all(isinstance(s, Integral) for s in wanted):
+    if not wanted or not all(_is_int(s) for s in wanted):
         raise ValueError(f"step must be 'final', 'all', an int or a list of ints, got {step!r}")
     present = sorted(set(steps.astype(int).tolist()))
     absent = sorted(set(int(s) for s in wanted) - set(present))
     if absent:
         raise ValueError(f"no checkpoint at step {absent}; the zoo has steps {present}")
     return np.isin(steps, wanted)
+
+
+def _is_int(value: Any) -> bool:
+    """An integer that is not a bool (``True`` is an ``Integral`` but never means 1 here)."""
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _finite_rows(weights: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -220,6 +221,8 @@ def _finite_rows(weights: np.ndarray, rows: np.ndarray, chunk: int = 4096) -> np
 
 # --------------------------------------------------------------------------- splits
 def _n_samples(n_or_bunch: Any) -> int:
+    if isinstance(n_or_bunch, (bool, np.bool_)):
+        raise ValueError(f"expected a number of networks, a Bunch or an array, got {n_or_bunch!r}")
     if isinstance(n_or_bunch, Integral):
         return int(n_or_bunch)
     if isinstance(n_or_bunch, Bunch) and "target" in n_or_bunch:
@@ -252,6 +255,10 @@ def paper_split(
     (7, 3, True)
     """
     n = _n_samples(n_or_bunch)
+    if isinstance(n_train, (bool, np.bool_)) or not isinstance(n_train, Real):
+        raise ValueError(
+            f"n_train must be an int (a count) or a float in (0, 1) (a fraction), got {n_train!r}"
+        )
     if isinstance(n_train, Real) and not isinstance(n_train, Integral):
         if not 0 < n_train < 1:
             raise ValueError(f"a fractional n_train must be in (0, 1), got {n_train}")

@@ -110,8 +110,9 @@ def fit_early_predictor(
 ):
     """Fit a predictor of a run's final test accuracy from its weights at ``epoch``.
 
-    The predictor is the Pipeline of ``skweights fit`` (see :func:`skweights.cli.make_predictor`)
-    fitted on :func:`load_early_checkpoints` of every run in the zoo.
+    The predictor is the Pipeline of ``skweights fit`` (see
+    :func:`skweights.predictor.make_predictor`) fitted on :func:`load_early_checkpoints` of
+    every run in the zoo.
 
     Parameters
     ----------
@@ -120,9 +121,10 @@ def fit_early_predictor(
     epoch : int or sequence of int
         Checkpoint epoch(s) to learn from. A sequence gives one predictor per epoch.
     features : str, default="stats"
-        Feature set of :func:`skweights.cli.make_predictor` (``"stats"``: per-layer statistics).
+        Feature set of :func:`skweights.predictor.make_predictor` (``"stats"``: per-layer
+        statistics).
     estimator : {"gbm", "logit-linear", "mlp"}, default="gbm"
-        Regressor of :func:`skweights.cli.make_predictor`.
+        Regressor of :func:`skweights.predictor.make_predictor`.
     random_state : int, default=0
         Seed of the regressor.
     n_jobs : int, default=1
@@ -137,7 +139,7 @@ def fit_early_predictor(
         epochs (the form :class:`AccuracyFromWeights` accepts to use each epoch's own
         predictor).
     """
-    from skweights.cli import make_predictor
+    from skweights.predictor import make_predictor
 
     if not isinstance(epoch, Integral):
         return {
@@ -227,7 +229,7 @@ class AccuracyFromWeights(keras.callbacks.Callback):
 
         predictor, layout = self.predictor, self.layout
         if isinstance(predictor, str | os.PathLike):
-            from skweights.cli import load_predictor
+            from skweights.predictor import load_predictor
 
             saved = load_predictor(Path(predictor))
             predictor = saved["model"]

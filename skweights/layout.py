@@ -13,6 +13,7 @@ Naming follows the released Small CNN Zoo: ``sequential/conv2d_1/kernel:0`` is t
 from __future__ import annotations
 
 import ast
+import codecs
 import csv
 import io
 import math
@@ -21,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -59,9 +61,10 @@ class LayoutEntry:
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", int(self.start))
-        object.__setattr__(self, "stop", int(self.stop))
-        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        label = f"layout entry {self.name!r}"
+        object.__setattr__(self, "start", _as_index(self.start, f"{label} start"))
+        object.__setattr__(self, "stop", _as_index(self.stop, f"{label} stop"))
+        object.__setattr__(self, "shape", _as_shape(self.shape, label))
 
     @property
     def size(self) -> int:
@@ -93,6 +96,48 @@ class LayoutEntry:
     def slice(self) -> slice:
         """``slice(start, stop)``, to index the tensor's columns."""
         return slice(self.start, self.stop)
+
+
+def _as_index(value: Any, what: str) -> int:
+    """``value`` as a non-negative int; floats only when whole (4.0, never 4.7), no bools."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{what} must be an integer, got {value!r}")
+    if isinstance(value, Integral):
+        number = int(value)
+    elif isinstance(value, Real) and float(value).is_integer():
+        number = int(value)
+    else:
+        raise ValueError(f"{what} must be an integer, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{what} must be >= 0, got {number}")
+    return number
+
+
+def _as_shape(shape: Any, what: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of dimensions >= 0: a sequence of ints, or one int for ``(n,)``.
+
+    A string is refused (``"22"`` is not ``(2, 2)``); parse a written shape with
+    :func:`_parse_shape`.
+    """
+    if isinstance(shape, Integral) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)):
+        raise ValueError(f"{what} shape must be a tuple of ints such as (3, 3), got {shape!r}")
+    return tuple(_as_index(d, f"{what} shape {tuple(shape)!r} dimension") for d in shape)
+
+
+def _decode_text(data: bytes, source: str) -> str:
+    """Text of UTF-8 (with or without a byte order mark) or UTF-16 with one; else name the file."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    if b"\x00" in data:
+        raise ValueError(
+            f"{source} holds NUL bytes; expected UTF-8 text (UTF-16 needs a byte order mark)"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source} is not UTF-8 text ({exc}); save it as UTF-8") from None
 
 
 def _format_shape(shape: tuple[int, ...]) -> str:
@@ -178,7 +223,7 @@ class Layout(Sequence):
         """Lay out tensors ``[(name, shape), ...]`` contiguously from column 0."""
         entries, start = [], 0
         for name, shape in shapes:
-            shape = tuple(int(s) for s in shape)
+            shape = _as_shape(shape, f"layout entry {name!r}")
             stop = start + math.prod(shape)
             entries.append(LayoutEntry(name, start, stop, shape))
             start = stop
@@ -192,14 +237,15 @@ class Layout(Sequence):
         """
         if hasattr(path_or_buffer, "read"):
             text = path_or_buffer.read()
-            if isinstance(text, bytes):
-                text = text.decode()
-            source = getattr(path_or_buffer, "name", "layout.csv")
+            source = str(getattr(path_or_buffer, "name", "layout.csv"))
         else:
-            with open(path_or_buffer, encoding="utf-8") as f:
+            with open(path_or_buffer, "rb") as f:
                 text = f.read()
             source = str(path_or_buffer)
-        source = os.path.basename(str(source)) or "layout.csv"
+        if isinstance(text, bytes):
+            text = _decode_text(text, source)
+        text = text.removeprefix("\ufeff")
+        source = os.path.basename(source) or "layout.csv"
         rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
         if not rows:
             raise ValueError(f"{source} is empty; expected a header {','.join(CSV_COLUMNS)}")
@@ -315,6 +361,32 @@ class Layout(Sequence):
                 )
             out[e.slice] = value.ravel(order="C")
         return out
+
+    def flatten_tensors(self, tensors: Any) -> np.ndarray:
+        """1-D float32 weights from named tensors: a mapping, a ``.safetensors`` or ``.npz`` file.
+
+        Names are ours (``conv2d/kernel``, tensors HWIO / ``(in, out)``) or PyTorch's
+        (``<module>.weight`` / ``<module>.bias``, modules in natural order, conv kernels OIHW
+        and linear weights ``(out, in)``, converted to ours). ``.safetensors`` files are read
+        with ``safetensors.numpy`` (no torch needed).
+
+        Raises
+        ------
+        ValueError
+            Naming the first tensor that does not fit (name, expected shape vs got).
+
+        Examples
+        --------
+        >>> layout = Layout.from_shapes([("net/fc/bias:0", (2,)), ("net/fc/kernel:0", (3, 2))])
+        >>> w = np.arange(6, dtype=np.float32).reshape(2, 3)  # PyTorch (out, in)
+        >>> layout.flatten_tensors({"fc.weight": w, "fc.bias": np.zeros(2)}).tolist()
+        [0.0, 0.0, 0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+        """
+        from skweights._tensors import flatten_tensors, read_tensors
+
+        if isinstance(tensors, str | os.PathLike):
+            return flatten_tensors(self, read_tensors(tensors), source=str(tensors))
+        return flatten_tensors(self, tensors)
 
     # ----------------------------------------------------------------- queries
     @property

@@ -30,6 +30,7 @@ __all__ = [
     "plot_accuracy_histograms",
     "plot_feature_importance",
     "plot_layer_statistic_scatter",
+    "plot_prediction_intervals",
     "save_figure",
 ]
 
@@ -155,6 +156,70 @@ def plot_true_vs_predicted(
     )
     ax.set_xlabel("true test accuracy")
     ax.set_ylabel("predicted test accuracy")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_prediction_intervals(
+    y_true: Any, y_pred: Any, intervals: Any, ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """Prediction intervals against true accuracy, networks sorted by true accuracy.
+
+    One vertical bar per network from its lower to its upper bound (blue when it covers the
+    true accuracy, red when not), the prediction as a dot and the true accuracy as a black
+    tick; the empirical coverage and mean width are annotated.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_networks,)
+        True and predicted test accuracies.
+    intervals : array-like of shape (n_networks, 2)
+        Lower and upper bounds, e.g. `skweights.intervals.ConformalPredictor.predict_interval`.
+    ax : matplotlib Axes, default=None
+    title : str, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.linspace(0.1, 0.9, 20)
+    >>> ax = plot_prediction_intervals(y, y, np.c_[y - 0.1, y + 0.1])
+    >>> len(ax.collections[0].get_segments())
+    20
+    """
+    y_true, y_pred = _as_1d(y_true, "y_true"), _as_1d(y_pred, "y_pred")
+    bounds = np.asarray(intervals, dtype=float)
+    if y_true.shape != y_pred.shape or bounds.shape != (y_true.size, 2):
+        raise ValueError(
+            f"expected y_true, y_pred of one length n and intervals of shape (n, 2), got "
+            f"{y_true.size}, {y_pred.size} and {bounds.shape}"
+        )
+    order = np.argsort(y_true, kind="stable")
+    y_true, y_pred, bounds = y_true[order], y_pred[order], bounds[order]
+    covered = (bounds[:, 0] <= y_true) & (y_true <= bounds[:, 1])
+    x = np.arange(y_true.size)
+    ax = _new_axes(ax, figsize=(6.0, 4.0))
+    colors = np.where(covered, "tab:blue", "tab:red")
+    ax.vlines(x, bounds[:, 0], bounds[:, 1], colors=colors, alpha=0.6, linewidth=2)
+    ax.scatter(x, y_pred, s=8, color="tab:blue", zorder=3, label="predicted")
+    ax.scatter(x, y_true, s=14, marker="_", color="black", zorder=4, label="true")
+    ax.text(
+        0.04,
+        0.96,
+        f"coverage = {covered.mean():.2f}\nmean width = {np.mean(bounds[:, 1] - bounds[:, 0]):.3f}"
+        f"\nn = {y_true.size}",
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+    )
+    ax.set_xlabel("networks, sorted by true test accuracy")
+    ax.set_ylabel("test accuracy")
+    ax.legend(loc="lower right")
     if title is not None:
         ax.set_title(title)
     return ax

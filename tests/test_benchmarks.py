@@ -215,3 +215,47 @@ def test_table4_paper_numbers_have_three_rows_of_three_widths():
     assert list(P.TABLE4_TAU["train_test"].values()) == sorted(
         P.TABLE4_TAU["train_test"].values(), reverse=True
     )
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("dask-cluster")
+def test_bench_dask_quick_times_local_and_cluster_runs_of_the_same_zoo(capsys):
+    import bench_dask
+
+    rows = bench_dask.main(["--quick"])
+    assert [r[0].split(",")[0] for r in rows] == ["local", "dask", "dask"]
+    assert all(r[3] in ("-", "yes") for r in rows), rows
+    assert float(rows[0][2]) == 1.0 and all(float(r[2]) > 0 for r in rows)
+    assert "| dispatch | networks/hour |" in capsys.readouterr().out
+
+
+def test_bench_intervals_reports_coverage_and_width_at_both_levels(
+    zoo_path, tmp_path, bench_cache
+):
+    import bench_intervals
+
+    text = bench_intervals.run(_args(zoo_path, tmp_path / "intervals.md"))
+    rows = [line for line in text.splitlines() if re.match(r"\| \S+ \| plus \| 0\.[89] \|", line)]
+    assert [row.split("|")[3].strip() for row in rows] == ["0.8", "0.9"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        coverage = float(re.findall(FLOAT, cells[3])[0])
+        width = float(re.findall(FLOAT, cells[5])[0])
+        assert 0.5 <= coverage <= 1.0 and 0.0 < width < 2.0
+    assert (tmp_path / "intervals.md").read_text().startswith("### Prediction intervals")
+
+
+def test_bench_search_quick_compares_pruning_with_none(zoo_path, tmp_path, capsys):
+    import bench_search
+
+    out = tmp_path / "search.md"
+    rows = bench_search.main(
+        ["--quick", "--zoo", str(zoo_path), "--budget", "1", "--out", str(out)]
+    )
+    assert [r["pruner"] for r in rows] == ["none", "halving"]
+    assert rows[0]["pruned"] == 0
+    for r in rows:
+        assert r["complete"] >= 1 and r["per_hour"] > 0 and -1 < r["cv_r2"] <= 1
+    text = out.read_text()
+    row = rf"\| halving \| \d+ \(\d+ \+ \d+\) \| [\d,]+ \| {FLOAT} \| {FLOAT} \| {FLOAT} \|"
+    assert re.search(row, text)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skweights.cli import main, make_predictor
+from skweights.cli import main
 from skweights.datasets import load_zoo
 from skweights.layout import Layout
+from skweights.predictor import make_predictor
 
 pytestmark = pytest.mark.xdist_group("real-zoo")
 
 
 @pytest.fixture(scope="module")
 def predictor_path(zoo_path, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "predictor.joblib"
+    out = tmp_path_factory.mktemp("cli") / "predictor.skops"
     assert main(["fit", str(zoo_path), "--out", str(out), "--quiet"]) == 0
     return out
 
@@ -78,3 +79,164 @@ def test_bench_runs_a_benchmark_script_and_rejects_unknown_names(zoo_path, capsy
     assert "|" in capsys.readouterr().out  # a markdown table
     assert main(["bench", "no_such_benchmark"]) == 1
     assert "unknown benchmark 'no_such_benchmark'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- issue 13: one-line errors
+def _one_error_line(capsys) -> str:
+    """The whole stderr: exactly one line ``skweights: error: ...`` (no traceback)."""
+    err = capsys.readouterr().err
+    lines = err.strip("\n").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("skweights: error: "), err
+    return lines[0].removeprefix("skweights: error: ")
+
+
+def _damaged_zoo(zoo_path, tmp_path, damage):
+    import shutil
+
+    out = tmp_path / "zoo"
+    shutil.copytree(zoo_path, out, ignore=shutil.ignore_patterns(".*", "*.json"))
+    damage(out / "metrics.csv.gz")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (
+            lambda m: m.write_bytes(m.read_bytes()[:-300]),
+            r"/zoo/metrics.csv.gz is not a readable gzip-compressed CSV \(truncated or another "
+            r"format: EOFError: .*\)$",
+        ),
+        (
+            lambda m: m.write_bytes(b"not gzip at all"),
+            r"/zoo/metrics.csv.gz is not a readable gzip-compressed CSV \(.*BadGzipFile: .*\)$",
+        ),
+        (
+            lambda m: m.unlink() or m.mkdir(),
+            r"/zoo is not a complete zoo: missing \['metrics.csv.gz'\]",
+        ),
+    ],
+    ids=["truncated", "not-gzip", "directory"],
+)
+def test_fit_on_an_unreadable_metrics_file_is_one_line_naming_it(
+    zoo_path, tmp_path, capsys, damage, expected
+):
+    import re
+
+    zoo = _damaged_zoo(zoo_path, tmp_path, damage)
+    assert main(["fit", str(zoo), "--out", str(tmp_path / "p.joblib"), "--quiet"]) == 1
+    assert re.search(expected, _one_error_line(capsys))
+    assert not (tmp_path / "p.joblib").exists()
+
+
+def test_fit_out_that_is_a_directory_or_under_a_file_fails_before_fitting(
+    zoo_path, tmp_path, capsys, monkeypatch
+):
+    import skweights.predictor
+
+    monkeypatch.setattr(skweights.predictor, "make_predictor", None)  # fails if fitting began
+    (tmp_path / "file").write_text("x")
+    cases = {
+        str(tmp_path): f"cannot write '{tmp_path}': it is a directory; expected a file path "
+        f"such as {tmp_path}/out",
+        "": "cannot write '': it is a directory; expected a file path such as out",
+        str(tmp_path / "file" / "p.joblib"): f"cannot write {tmp_path}/file/p.joblib: "
+        f"{tmp_path}/file is a file, not a directory",
+        str(tmp_path / "file" / "a" / "b"): f"{tmp_path}/file is a file, not a directory",
+    }
+    for out, message in cases.items():
+        assert main(["fit", str(zoo_path), "--out", out, "--quiet"]) == 1
+        assert message in _one_error_line(capsys)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_predict_out_that_is_a_directory_or_under_a_file(
+    predictor_path, zoo_path, tmp_path, capsys
+):
+    (tmp_path / "file").write_text("x")
+    for out, message in [
+        (tmp_path, "it is a directory"),
+        (tmp_path / "file" / "pred.csv", f"{tmp_path}/file is a file, not a directory"),
+    ]:
+        assert main(["predict", str(predictor_path), str(zoo_path), "--out", str(out)]) == 1
+        assert message in _one_error_line(capsys)
+        assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["fit", "z", "--out", "p", "--seed", "-1"], "argument --seed: expected a non-negative integer, got '-1'"),  # noqa: E501
+        (["demo", "--seed", "x"], "argument --seed: expected a non-negative integer, got 'x'"),
+        (["zoo", "generate", "--out", "z", "--seed", "-5"], "argument --seed: expected a non-negative integer, got '-5'"),  # noqa: E501
+        (["fit", "z", "--out", "p", "--train-fraction", "1.5"], "argument --train-fraction: expected a fraction in (0, 1), got '1.5'"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_bad_arguments_name_the_argument_and_exit_2(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(expected)
+
+
+def test_mnist_without_network_names_the_dataset_and_where_to_put_files(
+    tmp_path, capsys, monkeypatch
+):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    home = tmp_path / "home"
+    argv = ["zoo", "generate", "--dataset", "mnist", "--data-home", str(home)]
+    assert main([*argv, "--out", str(tmp_path / "z"), "--n-networks", "2", "--quiet"]) == 1
+    line = _one_error_line(capsys)
+    assert line.startswith(f"could not load 'mnist': no local files (looked for {home}/mnist.npz")
+    assert "Temporary failure in name resolution" in line
+    assert line.endswith("Put the files in one of those places or retry with network access.")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (PermissionError(13, "Permission denied", "/data/zoo/weights.npy"), "Permission denied: '/data/zoo/weights.npy'"),  # noqa: E501
+        (IsADirectoryError(21, "Is a directory", "zoo/layout.csv"), "Is a directory: 'zoo/layout.csv'"),  # noqa: E501
+        (KeyError("no tensor named 'x'; the layout has ['a']"), "no tensor named 'x'; the layout has ['a']"),  # noqa: E501
+        (ModuleNotFoundError("No module named 'psycopg2'", name="psycopg2"), "No module named 'psycopg2'; install the missing package (e.g. pip install psycopg2)"),  # noqa: E501
+        (EOFError("Ran out of input"), "Ran out of input"),
+        (ValueError("line one\nline two"), "line one line two"),
+        (RuntimeError("boom"), "unexpected RuntimeError: boom (set SKWEIGHTS_DEBUG=1 for the traceback)"),  # noqa: E501
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else "",
+)  # fmt: skip
+def test_every_error_from_a_command_is_one_line_and_exit_1(
+    zoo_path, tmp_path, capsys, monkeypatch, error, expected
+):
+    import skweights.datasets
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(skweights.datasets, "load_zoo", fail)
+    monkeypatch.delenv("SKWEIGHTS_DEBUG", raising=False)
+    assert main(["fit", str(zoo_path), "--out", str(tmp_path / "p"), "--quiet"]) == 1
+    assert _one_error_line(capsys) == expected
+
+
+def test_debug_env_adds_the_traceback_of_an_unexpected_error(
+    zoo_path, tmp_path, capsys, monkeypatch
+):
+    import skweights.datasets
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(skweights.datasets, "load_zoo", fail)
+    monkeypatch.setenv("SKWEIGHTS_DEBUG", "1")
+    assert main(["fit", str(zoo_path), "--out", str(tmp_path / "p"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.strip().splitlines()[-1] == (
+        "skweights: error: unexpected RuntimeError: boom (set SKWEIGHTS_DEBUG=1 for the traceback)"
+    )

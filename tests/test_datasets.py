@@ -208,7 +208,8 @@ def _corrupt(path: Path, what: str) -> None:
         m.to_csv(path / "metrics.csv.gz", index=False)
     elif what == "extra rows":
         m = pd.read_csv(path / "metrics.csv.gz")
-        pd.concat([m, m.iloc[:1]]).to_csv(path / "metrics.csv.gz", index=False)
+        extra = m.iloc[:1].assign(modeldir="another run")
+        pd.concat([m, extra]).to_csv(path / "metrics.csv.gz", index=False)
     elif what == "narrow layout":
         Layout.from_shapes([("net/fc/kernel:0", (10, 10))]).to_csv(path / "layout.csv")
     elif what == "empty":

@@ -19,6 +19,7 @@ from skweights.features import (
     RandomPermutation,
     WeightScaler,
 )
+from skweights.intervals import ConformalPredictor
 from skweights.models import LogitLinearRegressor, WeightMLP
 
 ESTIMATORS = [
@@ -40,6 +41,7 @@ ESTIMATORS = [
     LayerSelector(),
     RandomPermutation(random_state=0),
     WeightScaler(factor=2.0),
+    ConformalPredictor(random_state=0),
 ]
 
 

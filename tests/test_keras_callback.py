@@ -154,13 +154,11 @@ def test_early_stopping_benchmark_reports_compute_saved_and_best_runs_lost(zoo_p
 
 
 def test_predictor_file_of_skweights_fit_is_accepted_with_its_layout(predictors, tmp_path):
-    import joblib
-
     from skweights.layout import Layout
+    from skweights.predictor import save_predictor
 
     layout = Layout.small_cnn_zoo()
-    path = tmp_path / "predictor.joblib"
-    joblib.dump({"model": predictors[1], "layout": layout, "features": "stats"}, path)
+    path = save_predictor(tmp_path / "predictor.skops", predictors[1], layout, features="stats")
     stop = AccuracyFromWeights(str(path), epochs=[1, 2])
     stop.on_train_begin()
     assert stop.layout_ == layout and stop.epochs_ == {1, 2}

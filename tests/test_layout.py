@@ -240,3 +240,63 @@ def test_real_keras_model_round_trip():
     np.testing.assert_array_equal(
         flat[layout[1].slice].reshape(3, 3, 1, 16), np.asarray(model.layers[0].kernel)
     )
+
+
+# ----------------------------------------------------------------- issue 13: no silent coercion
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        (
+            ("w", 0, 4, (-2, -2)),
+            r"layout entry 'w' shape \(-2, -2\) dimension must be >= 0, got -2",
+        ),
+        (("w", 0, 4.7, (4,)), r"layout entry 'w' stop must be an integer, got 4.7"),
+        (("w", 0.5, 4, (4,)), r"layout entry 'w' start must be an integer, got 0.5"),
+        (("w", 0, True, (1,)), r"layout entry 'w' stop must be an integer, got True"),
+        (
+            ("w", 0, 4, "22"),
+            r"layout entry 'w' shape must be a tuple of ints such as \(3, 3\), got '22'",
+        ),
+        (("w", 0, 4, (2.5, 2)), r"layout entry 'w' shape \(2.5, 2\) dimension must be an integer"),
+        (("w", -4, 0, (4,)), r"layout entry 'w' start must be >= 0, got -4"),
+    ],
+)
+def test_entries_refuse_values_that_would_be_coerced(entry, match):
+    with pytest.raises(ValueError, match=match):
+        LayoutEntry(*entry)
+    with pytest.raises(ValueError, match=match):
+        Layout([entry])
+
+
+def test_from_shapes_refuses_a_string_shape_and_negative_dimensions():
+    with pytest.raises(ValueError, match=r"layout entry 'w' shape must be a tuple .* got '22'"):
+        Layout.from_shapes([("w", "22")])
+    with pytest.raises(ValueError, match=r"dimension must be >= 0, got -3"):
+        Layout.from_shapes([("w", (-3, -3))])
+    # whole numbers of any integer or float type are kept, an int is a 1-D shape
+    entry = LayoutEntry("w", np.int64(0), 6.0, np.array([2, 3]))
+    assert (entry.start, entry.stop, entry.shape) == (0, 6, (2, 3))
+    assert all(type(v) is int for v in (entry.start, entry.stop, *entry.shape))
+    assert Layout.from_shapes([("w", 5)])["w"].shape == (5,)
+
+
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
+def test_from_csv_reads_a_byte_order_mark_and_utf16(tmp_path, codec):
+    text = PACKAGED.read_text(encoding="utf-8")
+    data = (
+        text.encode(codec) if codec in ("utf-8-sig", "utf-16") else ("\ufeff" + text).encode(codec)
+    )
+    (tmp_path / "layout.csv").write_bytes(data)
+    assert Layout.from_csv(tmp_path / "layout.csv") == Layout.small_cnn_zoo()
+    assert Layout.from_csv(io.BytesIO(data)) == Layout.small_cnn_zoo()
+    assert Layout.from_csv(io.StringIO(data.decode(codec))) == Layout.small_cnn_zoo()
+
+
+def test_from_csv_names_the_file_it_cannot_decode(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_bytes(PACKAGED.read_text().encode("utf-16-le"))  # no BOM
+    with pytest.raises(ValueError, match=r"mine.csv holds NUL bytes; expected UTF-8 text"):
+        Layout.from_csv(path)
+    path.write_bytes(b"varname,start_idx,end_idx,shape\nw\xff,0,1,(1,)\n")
+    with pytest.raises(ValueError, match=r"mine.csv is not UTF-8 text \(.*\); save it as UTF-8"):
+        Layout.from_csv(path)

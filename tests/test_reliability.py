@@ -143,6 +143,21 @@ def test_fit_and_transform_agree_on_nan_in_weights_the_output_does_not_use(name)
         np.testing.assert_array_equal(est.transform(X), make(name).fit_transform(X))
 
 
+@pytest.mark.parametrize("name", ["LayerStatistics", "LayerNorms"])
+@pytest.mark.parametrize(
+    ("dtype", "got"),
+    [(np.int8, "int8"), (np.int32, "int32"), (str, "str"), (complex, "complex128"),
+     ("int64", "int64"), (bool, "bool"), ("nonsense", "'nonsense'")],
+)  # fmt: skip
+def test_a_dtype_that_is_not_real_floating_is_refused_in_fit(name, dtype, got):
+    match = f"dtype must be a real floating dtype such as np.float32 or np.float64, got {got}$"
+    for call in ("fit", "fit_transform"):
+        with pytest.raises(ValueError, match=match):
+            getattr(make(name, dtype=dtype), call)(_weights())
+    for ok in (np.float32, "float64", np.dtype("float16")):
+        assert make(name, dtype=ok).fit_transform(_weights()).dtype == np.dtype(ok)
+
+
 def test_layer_restricted_features_ignore_nan_in_other_layers_in_fit_and_transform():
     """Regression: ``fit`` checked every column of X, ``transform`` only the selected layers."""
     X = _weights()
@@ -270,6 +285,32 @@ def _corrupt(path: Path, what: str) -> None:
     elif what == "empty directory":
         for f in (w, m, lay):
             f.unlink()
+    elif what == "every row duplicated":
+        atomic_save_npy(w, np.concatenate([np.load(w)] * 2))
+        frame = pd.read_csv(m)
+        pd.concat([frame, frame]).to_csv(m, index=False)
+    elif what == "one modeldir":
+        pd.read_csv(m).assign(modeldir="run").to_csv(m, index=False)
+    elif what == "percent accuracies":
+        frame = pd.read_csv(m)
+        frame.assign(test_accuracy=frame["test_accuracy"] * 100).to_csv(m, index=False)
+    elif what == "negative accuracy":
+        frame = pd.read_csv(m)
+        frame.loc[4, "test_accuracy"] = -0.25
+        frame.to_csv(m, index=False)
+    elif what == "fractional step":
+        frame = pd.read_csv(m)
+        frame["step"] = frame["step"].astype(float)
+        frame.loc[2, "step"] += 0.5
+        frame.to_csv(m, index=False)
+    elif what == "truncated metrics":
+        m.write_bytes(m.read_bytes()[:-200])
+    elif what == "metrics not gzip":
+        m.write_bytes(b"modeldir,step\nrun,1\n")
+    elif what == "layout not text":
+        lay.write_bytes("varname,start_idx\n\xe9t\xe9".encode("latin-1"))
+    elif what == "layout UTF-16 without BOM":
+        lay.write_bytes(lay.read_text().encode("utf-16-le"))
     else:  # pragma: no cover
         raise AssertionError(what)
 
@@ -298,6 +339,16 @@ BAD_ZOOS = [
     ("layout of another network", ValueError, r"weights.npy has 4970 columns but layout.csv describes 170 parameters"),  # noqa: E501
     ("empty zoo", ValueError, r"the zoo at .* is empty: weights.npy has 0 rows"),
     ("empty directory", FileNotFoundError, r"is not a complete zoo: missing " + _FILES),
+    # issue 13: contents that used to load as a plausible zoo
+    ("every row duplicated", ValueError, r"metrics.csv.gz: rows 0 and {n} are both modeldir '.+' at step 0; each \(modeldir, step\) must be one checkpoint, but {n2} rows share theirs"),  # noqa: E501
+    ("one modeldir", ValueError, r"metrics.csv.gz: rows 0 and \d+ are both modeldir 'run' at step 0"),  # noqa: E501
+    ("percent accuracies", ValueError, r"metrics.csv.gz column 'test_accuracy' must lie in \[0, 1\], got \d+\.\d+ in row \d+ \(\d+ such rows\) \(percentages\? expected fractions\)"),  # noqa: E501
+    ("negative accuracy", ValueError, r"column 'test_accuracy' must lie in \[0, 1\], got -0.25 in row 4 \(1 such rows\)$"),  # noqa: E501
+    ("fractional step", ValueError, r"metrics.csv.gz column 'step' must hold epochs \(whole numbers >= 0\), got \d+\.5 in row 2 \(1 such rows\)"),  # noqa: E501
+    ("truncated metrics", ValueError, r"metrics.csv.gz is not a readable gzip-compressed CSV \(truncated or another format: EOFError"),  # noqa: E501
+    ("metrics not gzip", ValueError, r"metrics.csv.gz is not a readable gzip-compressed CSV \(truncated or another format: BadGzipFile"),  # noqa: E501
+    ("layout not text", ValueError, r"layout.csv is not UTF-8 text \(.*\); save it as UTF-8"),
+    ("layout UTF-16 without BOM", ValueError, r"layout.csv holds NUL bytes; expected UTF-8 text \(UTF-16 needs a byte order mark\)"),  # noqa: E501
 ]  # fmt: skip
 
 
@@ -309,8 +360,55 @@ def test_corrupt_real_zoo_files_give_expected_vs_got_errors(
     path = _copy(zoo_path, tmp_path)
     n = _n_rows(path)
     _corrupt(path, what)
-    with pytest.raises(error, match=match.format(n=n, m=n - 3)):
+    with pytest.raises(error, match=match.format(n=n, m=n - 3, n2=2 * n)):
         load_zoo(path, step="all")
+
+
+@real_zoo
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le-bom", "utf-16-be-bom"])
+def test_layout_with_a_byte_order_mark_or_in_utf16_reads_like_utf8(zoo_path, tmp_path, encoding):
+    path = _copy(zoo_path, tmp_path)
+    text = (path / "layout.csv").read_text(encoding="utf-8")
+    if encoding.endswith("-bom"):  # explicit BOM + the matching byte order
+        codec = encoding.removesuffix("-bom")
+        data = "\ufeff".encode(codec) + text.encode(codec)
+    else:
+        data = text.encode(encoding)
+    (path / "layout.csv").write_bytes(data)
+    zoo = load_zoo(path)
+    assert zoo.layout == load_zoo(zoo_path).layout
+    np.testing.assert_array_equal(zoo.weights, load_zoo(zoo_path).weights)
+
+
+@real_zoo
+@pytest.mark.parametrize("step", [True, False, [True], np.bool_(True)])
+def test_bools_are_not_steps(zoo_path, step):
+    with pytest.raises(ValueError, match="step must be 'final', 'all', an int or a list of ints"):
+        load_zoo(zoo_path, step=step)
+
+
+@real_zoo
+def test_bools_are_not_split_sizes(zoo):
+    for n_train in (True, False, np.bool_(True), "0.5", None):
+        with pytest.raises(ValueError, match="n_train must be an int .* or a float in"):
+            paper_split(zoo, n_train=n_train)
+    with pytest.raises(ValueError, match="expected a number of networks, .* got True"):
+        paper_split(True, n_train=1)
+    train, test = paper_split(zoo, n_train=10)  # an int still counts networks
+    assert len(train) == 10 and len(test) == len(zoo.target) - 10
+
+
+@real_zoo
+def test_whole_float_steps_and_nan_accuracies_still_load(zoo_path, tmp_path):
+    """What the checks must not refuse: steps written as 6.0, a diverged run's NaN accuracy."""
+    path = _copy(zoo_path, tmp_path)
+    frame = pd.read_csv(path / "metrics.csv.gz")
+    frame["step"] = frame["step"].astype(float)
+    frame.loc[0, "test_accuracy"] = np.nan
+    frame.to_csv(path / "metrics.csv.gz", index=False)
+    with pytest.warns(UserWarning, match="dropped 1 of"):
+        zoo = load_zoo(path, step="all")
+    assert len(zoo.target) == _n_rows(path) - 1
 
 
 @real_zoo

@@ -75,7 +75,7 @@ def test_mlp_and_logit_linear_spaces_name_real_constructor_parameters():
     from skweights.models._mlp import WeightMLP
 
     assert set(mlp_space()) <= set(WeightMLP().get_params())
-    assert mlp_space()["learning_rate"] == FloatDistribution(1e-2, 0.5, log=True)
+    assert PAPER_SPACES["mlp"]["learning_rate"] == FloatDistribution(1e-2, 0.5, log=True)
     for solver in ("lbfgs", "adam"):
         assert set(logit_linear_space(solver)) <= set(LogitLinearRegressor().get_params())
     assert logit_linear_space()["alpha"] == FloatDistribution(1e-8, 1e-3, log=True)
@@ -121,7 +121,7 @@ def test_seeded_random_sampler_is_reproducible():
 
     def params(seed):
         search = WeightSearchCV(
-            Ridge(), RIDGE_SPACE, n_trials=3, sampler="random", random_state=seed, refit=False
+            Ridge(), RIDGE_SPACE, n_trials=3, sampler="random", sampler_seed=seed, refit=False
         )
         return search.fit(X, y).cv_results_["params"]
 
@@ -294,3 +294,183 @@ def test_two_worker_processes_share_one_journal_study(tmp_path):
     assert numbers == sorted(done_a + done_b)
     # each worker stops once the study holds n_trials; a trial in flight may finish on top
     assert n_trials <= len(numbers) <= n_trials + 1
+
+
+# ------------------------------------------------------------------ conditional parameters
+def test_mlp_space_draws_adam_learning_rates_in_its_own_range_only():
+    from skweights.search._spaces import suggest_params
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = mlp_space()
+    drawn = {"adam": [], "sgd": []}
+    for _ in range(300):
+        params = suggest_params(study.ask(), space)
+        drawn[params["optimizer"]].append(params["learning_rate"])
+    adam, sgd = np.array(drawn["adam"]), np.array(drawn["sgd"])
+    assert len(adam) > 100 and len(sgd) > 100
+    assert adam.min() >= 1e-4 and adam.max() <= 3e-3  # the paper's range reaches 0.5
+    assert sgd.min() >= 1e-3 and sgd.max() <= 0.5 and (sgd > 0.05).any()
+
+
+def test_conditional_parameter_is_given_back_under_the_estimator_name(zoo):
+    from skweights.features import LayerStatistics
+    from skweights.search import Conditional
+
+    X = LayerStatistics(zoo.layout).fit_transform(zoo.weights)
+    space = {
+        "solver": optuna.distributions.CategoricalDistribution(("cholesky", "svd")),
+        "alpha": Conditional(
+            "solver",
+            {"cholesky": FloatDistribution(1e-3, 1e-2), "svd": FloatDistribution(10, 100)},
+        ),
+    }
+    pipe = make_pipeline(StandardScaler(), Ridge())
+    search = WeightSearchCV(pipe, space, n_trials=8, sampler_seed=0).fit(X, zoo.target)
+    for params in search.cv_results_["params"]:
+        low, high = (1e-3, 1e-2) if params["ridge__solver"] == "cholesky" else (10, 100)
+        assert low <= params["ridge__alpha"] <= high
+    assert set(search.best_params_) == {"ridge__solver", "ridge__alpha"}
+    assert search.best_estimator_[-1].alpha == search.best_params_["ridge__alpha"]
+    recorded = set(search.study_.best_trial.params)
+    assert recorded - {"ridge__solver"} <= {
+        "ridge__alpha[solver=cholesky]",
+        "ridge__alpha[solver=svd]",
+    }
+
+
+# ------------------------------------------------------------------------------- pruning
+def test_pruned_trials_stop_between_the_shared_folds_and_count_as_finished(zoo):
+    from skweights.features import LayerStatistics
+
+    X = LayerStatistics(zoo.layout).fit_transform(zoo.weights)
+    space = {"alpha": FloatDistribution(1e-4, 1e6, log=True)}  # most alphas are much worse
+    pipe = make_pipeline(StandardScaler(), Ridge())
+    search = WeightSearchCV(
+        pipe, space, n_trials=20, pruner="median", sampler="random", sampler_seed=0, random_state=3
+    ).fit(X, zoo.target)
+    trials = search.study_.get_trials()
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert pruned and len(pruned) + len(complete) == 20
+    assert all(set(t.intermediate_values) <= {1, 2} for t in pruned)
+    assert search.n_trials_ == len(complete)
+    # every trial is scored on the same folds: a complete trial's scores are plain CV scores
+    best = search.study_.best_trial
+    expected = cross_val_score(
+        clone(pipe).set_params(**best.params),
+        X,
+        zoo.target,
+        cv=KFold(3, shuffle=True, random_state=3),
+    )
+    np.testing.assert_allclose(
+        [best.user_attrs[f"split{k}_test_score"] for k in range(3)], expected
+    )
+    # a pruned trial's reported value is the mean of its first folds, on the same folds
+    first = pruned[0]
+    step = max(first.intermediate_values)
+    folds = KFold(3, shuffle=True, random_state=3).split(X)
+    scores = [
+        clone(pipe)
+        .set_params(**first.params)
+        .fit(X[tr], zoo.target[tr])
+        .score(X[te], zoo.target[te])
+        for (tr, te), _ in zip(folds, range(step))
+    ]
+    assert first.intermediate_values[step] == pytest.approx(np.mean(scores))
+
+
+# -------------------------------------------------------------- seeding and exact counts
+def test_sampler_seed_is_independent_of_the_fold_seed():
+    X, y = _data()
+
+    def params(**kwargs):
+        search = WeightSearchCV(Ridge(), RIDGE_SPACE, n_trials=3, refit=False, **kwargs)
+        return search.fit(X, y).cv_results_["params"]
+
+    # one --seed for split and folds no longer makes every worker propose the same sequence
+    assert params(random_state=0) != params(random_state=0)
+    assert params(random_state=0, sampler_seed=5) == params(random_state=1, sampler_seed=5)
+
+
+def test_threads_of_one_worker_end_with_exactly_n_trials():
+    X, y = _data()
+    search = WeightSearchCV(Ridge(), RIDGE_SPACE, n_trials=7, n_jobs=2, refit=False).fit(X, y)
+    states = [t.state for t in search.study_.get_trials()]
+    assert states.count(TrialState.COMPLETE) == 7
+    surplus = [t for t in search.study_.get_trials() if t.user_attrs.get("surplus")]
+    assert all(t.state == TrialState.PRUNED and not t.params for t in surplus)
+
+
+# ---------------------------------------------------------------------- storages and CLI
+def test_storage_urls_and_missing_drivers_give_one_line_errors():
+    from skweights.search import make_storage
+    from skweights.search._storage import _missing_driver
+
+    with pytest.raises(ValueError, match=r"sqlite:///FILE, postgresql://.*journal:///FILE"):
+        make_storage("notaurl")
+    with pytest.raises(ImportError, match=r"'mysqlclient'.*pip install 'mysqlclient'"):
+        make_storage("mysql://user@localhost/db")
+    with pytest.raises(ValueError, match="cannot connect to storage postgresql") as refused:
+        make_storage("postgresql://user:secret@127.0.0.1:1/db")  # nothing listens on port 1
+    assert "secret" not in str(refused.value) and "\n" not in str(refused.value)
+    missing = ImportError("no psycopg")
+    missing.name = "psycopg"
+    message = str(_missing_driver("postgresql://u@h/db", missing))
+    assert "'psycopg[binary]'" in message and "pip install 'skweights[postgres]'" in message
+    assert "\n" not in message
+
+
+def _cli(*args):
+    from skweights.cli import main
+
+    return main([str(a) for a in args])
+
+
+def test_fit_search_options_are_checked_in_one_line(zoo_path, tmp_path, capsys):
+    out = tmp_path / "p.joblib"
+    assert _cli("fit", zoo_path, "--storage", f"sqlite:///{tmp_path / 's.db'}", "--out", out) == 1
+    assert "--storage configure a search: add --search N" in capsys.readouterr().err
+    assert _cli("fit", zoo_path, "--search", 2, "--storage", "notaurl", "--out", out) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "journal:///FILE; got 'notaurl'" in err
+    assert _cli("fit", zoo_path, "--search", 0, "--out", out, "--quiet") == 0  # 0: no search
+
+
+def test_same_fit_command_resumes_its_study_and_other_settings_are_refused(
+    zoo_path, tmp_path, capfd
+):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    out = tmp_path / "p.joblib"
+    args = ["fit", zoo_path, "--search", 2, "--storage", storage, "--out", out]
+    try:
+        assert _cli(*args, "--quiet") == 0
+        assert "Trial 0 finished" not in capfd.readouterr().err  # --quiet silences Optuna
+        assert _cli(*args[:3], 3, *args[4:]) == 0  # the same command with a larger N resumes
+    finally:
+        optuna.logging.set_verbosity(optuna.logging.INFO)
+    (summary,) = optuna.get_all_study_summaries(storage)
+    assert summary.n_trials == 3 and summary.study_name.startswith("stats-gbm-")
+    settings = summary.user_attrs["skweights_settings"]
+    assert {settings[k] for k in ("features", "estimator", "seed")} == {"stats", "gbm", 0}
+    capfd.readouterr()
+    # a different seed is a different split: by default another study, by name an error
+    assert _cli(*args, "--seed", 1, "--study-name", summary.study_name, "--quiet") == 1
+    err = capfd.readouterr().err.strip()
+    assert err.count("\n") == 0 and "created with seed=0 but this worker has seed=1" in err
+
+
+def test_fit_uses_a_heartbeat_for_database_urls_only(zoo, tmp_path):
+    from skweights.cli import _make_search, build_parser
+    from skweights.predictor import make_predictor
+
+    def search(*extra):
+        args = build_parser().parse_args(["fit", "zoo", "--search", "3", "--out", "x", *extra])
+        return _make_search(args, make_predictor(zoo.layout), zoo)
+
+    assert search("--storage", f"sqlite:///{tmp_path / 's.db'}").heartbeat_interval == 60
+    assert search("--storage", "sqlite:///s.db", "--heartbeat", "0").heartbeat_interval is None
+    assert search("--storage", f"journal:///{tmp_path / 's.log'}").heartbeat_interval is None
+    assert search().study_name is None  # in memory: nothing to share or resume
+    first = search("--storage", "sqlite:///s.db").study_name
+    assert first == search("--storage", "sqlite:///s.db").study_name
+    assert first != search("--storage", "sqlite:///s.db", "--train-fraction", "0.6").study_name

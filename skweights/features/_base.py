@@ -85,6 +85,21 @@ class LayoutTransformer(TransformerMixin, BaseEstimator):
         dtype = getattr(self, "dtype", None)
         return np.dtype(X.dtype if dtype is None else dtype)
 
+    def _check_dtype(self) -> None:
+        """A ``dtype`` parameter must name a real floating dtype (statistics are not integers)."""
+        dtype = getattr(self, "dtype", None)
+        if dtype is None:
+            return
+        try:
+            got = np.dtype(dtype)
+        except TypeError:
+            got = None
+        if got is None or got.kind != "f":
+            raise ValueError(
+                "dtype must be a real floating dtype such as np.float32 or np.float64, got "
+                f"{got.name if got is not None else repr(dtype)}"
+            )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self.handle_nonfinite == "propagate"
@@ -98,6 +113,7 @@ class LayoutTransformer(TransformerMixin, BaseEstimator):
             self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
         )
         if reset:
+            self._check_dtype()
             layout = self.layout if self.layout is not None else infer_layout(X.shape[1])
             if X.shape[1] != layout.n_params:
                 raise ValueError(
@@ -203,13 +219,30 @@ class LayoutTransformer(TransformerMixin, BaseEstimator):
 
     def _transform_validated(self, X: np.ndarray) -> np.ndarray:
         out = np.empty((X.shape[0], len(self._feature_names_out)), dtype=self._out_dtype(X))
-        run_chunks(
-            lambda rows: self._transform_rows(X, rows, out),
-            X.shape[0],
-            self._chunk_size(),
-            self.n_jobs,
-        )
+
+        def fill(rows: slice) -> None:
+            self._transform_rows(X, rows, out)
+            if self.handle_nonfinite == "error":
+                self._check_overflow(out, rows)
+
+        run_chunks(fill, X.shape[0], self._chunk_size(), self.n_jobs)
         return out
+
+    def _check_overflow(self, out: np.ndarray, rows: slice) -> None:
+        """Finite input must give finite features: refuse a value too large for ``out.dtype``.
+
+        Runs after ``_transform_rows`` has refused non-finite input, so anything non-finite
+        here is an overflow (e.g. the L1 norm of large float32 weights cast back to float32).
+        """
+        bad = ~np.isfinite(out[rows])
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            wider = "dtype=np.float64 or " if hasattr(self, "dtype") else ""
+            raise ValueError(
+                f"feature {self._feature_names_out[col]} of row {rows.start + row} overflows "
+                f"{out.dtype} (finite weights, infinite feature); pass {wider}"
+                "handle_nonfinite='propagate'"
+            )
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output features.

@@ -201,3 +201,29 @@ class EarlyStoppingLGBMRegressor(LGBMRegressor):
         )
         self.validation_indices_ = val_idx
         return self
+
+    def predict(self, X, **kwargs):
+        """Predict with the best iteration; a DataFrame's columns are matched by name.
+
+        LightGBM itself reads a DataFrame's columns by position, so a DataFrame with the
+        training columns in another order would be predicted silently wrong: its columns are
+        put back in the order of ``feature_names_in_``; other names raise a ``ValueError``.
+        """
+        return super().predict(self._align_columns(X), **kwargs)
+
+    def _align_columns(self, X):
+        names = getattr(self, "feature_names_in_", None)
+        if names is None or not hasattr(X, "columns"):
+            return X
+        columns = [str(c) for c in X.columns]
+        expected = [str(n) for n in names]
+        if columns == expected:
+            return X
+        missing = [n for n in expected if n not in set(columns)]
+        extra = [c for c in columns if c not in set(expected)]
+        if missing or extra:
+            raise ValueError(
+                f"X has columns that differ from those seen in fit: missing {missing[:5]}, "
+                f"unexpected {extra[:5]} (expected the {len(expected)} feature_names_in_)"
+            )
+        return X.set_axis(columns, axis=1)[expected]

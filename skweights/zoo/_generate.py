@@ -1,33 +1,36 @@
-"""`generate_zoo`: resumable, sharded, parallel generation of a zoo in the Small CNN Zoo format.
+"""`generate_zoo`: resumable, locked, deterministic generation of a zoo (Small CNN Zoo format).
 
-The run set is fully determined by ``(dataset, n_networks, seed, ranges, architecture, epochs,
-checkpoints, batch_size, group_size)``. Networks are sorted by ``(activation, train_fraction)``
-(one compiled program per activation; neighbours take the same number of steps) and cut into
-groups of near-equal size; each group is
-trained by `train_group` and written atomically as a shard ``OUT/.shards/group-XXXXX.npz``.
-Existing shards are skipped on restart. At the end the shards are assembled, rows ordered by run
-index then step, into ``weights.npy``, ``metrics.csv.gz`` and ``layout.csv`` with
-`skweights._format.write_zoo`.
+Three stages, each a function a reader can hold in their head:
+
+1. **plan** (`plan_zoo`): validate the arguments, sample the hyperparameters, cut the networks
+   into groups (`plan_groups`) and write down the manifest: everything a zoo's bytes depend on
+   (its arguments and the `skweights.zoo._worker.environment`).
+2. **dispatch** (`skweights.zoo._dispatch`): train the groups not yet finished, on local worker
+   processes or on a dask cluster; each finished group comes back to this process and is written
+   as a checksummed shard ``OUT/.shards/group-<g>-<sha>.npz`` (`skweights.zoo._store`).
+3. **assemble** (`assemble_zoo`): rows ordered by run index then step, written with
+   `skweights._format.write_zoo` as ``weights.npy``, ``metrics.csv.gz`` and ``layout.csv``.
+
+The output directory is locked for the whole run; a killed generation restarted with the same
+arguments continues where it stopped and gives the same bytes as an uninterrupted one, whatever
+the number of workers, the pinning or the backend.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from skweights.zoo._architecture import min_image_size, param_shapes
+from skweights.zoo._dispatch import GroupTask, dispatch
 from skweights.zoo._hyperparameters import resolve_ranges, sample_hyperparameters
-
-SHARD_DIR = ".shards"
-MANIFEST = "manifest.json"
+from skweights.zoo._store import ShardStore, check_output_dir
 
 
 def default_checkpoints(epochs: int, epochs_between_checkpoints: int | None = None) -> list[int]:
@@ -104,106 +107,240 @@ def _group_cost(configs) -> float:
     )
 
 
-def _images(dataset: str, data_home):
-    from skweights.zoo._images import load_images
+@dataclass
+class ZooPlan:
+    """What a generation will produce, fixed by its arguments (stage 1)."""
 
-    return load_images(dataset, data_home=data_home)
+    dataset: str
+    epochs: int
+    epochs_between_checkpoints: int
+    n_layers: int
+    n_units: int
+    configs: list[dict]
+    groups: list[list[int]]
+    layout: Any
+    n_params: int
+    manifest: dict
 
-
-def _limit_threads():
-    """Eigen single-threaded in worker processes (each worker is also pinned to a core of its
-    own, `_pin_worker`)."""
-    if "jax" not in sys.modules:
-        os.environ["XLA_FLAGS"] = (
-            os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-        ).strip()
-
-
-def _pinning_cores(workers: int, backend) -> list[int] | None:
-    """The cores to pin local worker processes to (one each), or None (no pinning).
-
-    Two unpinned workers on 2 cores were 19-27 % slower than two pinned ones: XLA spreads each
-    program over both cores, so the workers' threads keep displacing each other. Pinning
-    applies to local loky workers only, and only when every worker gets a core of its own.
-    """
-    if workers < 2 or not hasattr(os, "sched_setaffinity") or backend not in (None, "loky"):
-        return None
-    if backend is None:
-        from joblib._parallel_backends import LokyBackend
-        from joblib.parallel import get_active_backend
-
-        if not isinstance(get_active_backend()[0], LokyBackend):
-            return None
-    cores = sorted(os.sched_getaffinity(0))
-    return cores if workers <= len(cores) else None
-
-
-def _claim_core(pin_dir: str, cores: Sequence[int]) -> int | None:
-    """Claim a free core: the first ``core-<i>`` token file this process creates in
-    ``pin_dir`` (atomic O_EXCL, so two workers never get the same core). None when all are
-    taken or ``pin_dir`` does not exist here (a worker on another machine)."""
-    for core in cores:
-        try:
-            fd = os.open(
-                os.path.join(pin_dir, f"core-{core}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY
+    def tasks(self, groups: Sequence[int], data_home, batch_size: int) -> list[GroupTask]:
+        """The group tasks of ``groups``, longest first (so that workers finish together)."""
+        order = sorted(
+            groups, key=lambda g: -_group_cost([self.configs[i] for i in self.groups[g]])
+        )
+        pad_to = max(len(g) for g in self.groups)
+        return [
+            GroupTask(
+                group=g,
+                configs=[self.configs[i] for i in self.groups[g]],
+                dataset=self.dataset,
+                data_home=None if data_home is None else str(data_home),
+                epochs=self.epochs,
+                checkpoints=list(self.manifest["checkpoints"]),
+                batch_size=batch_size,
+                pad_to=pad_to,
             )
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-        os.close(fd)
-        return core
-    return None
+            for g in order
+        ]
 
 
-_pinned_for: str | None = None  # the pin_dir this worker process claimed its core in
+def _check_int(name: str, value, low: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
 
 
-def _pin_worker(pin_dir: str, cores: Sequence[int]) -> None:
-    """Pin this worker process to a core of its own for the generation using ``pin_dir``.
+def plan_zoo(
+    dataset: str,
+    n_networks: int,
+    epochs: int,
+    seed: int,
+    group_size: int,
+    checkpoints: Sequence[int] | None,
+    epochs_between_checkpoints: int | None,
+    n_layers: int,
+    n_units: int,
+    batch_size: int,
+    hyperparameter_ranges: Mapping[str, Any] | None,
+    data_home=None,
+) -> ZooPlan:
+    """Validate the arguments and plan the generation (no training, no files written)."""
+    from skweights.zoo._architecture import cnn_layout
+    from skweights.zoo._images import load_images
+    from skweights.zoo._worker import environment
 
-    Runs before JAX is imported in a fresh worker, so XLA sizes its thread pool to that core.
-    A worker reused from an earlier generation claims a core again for this one.
+    for name, value, low in (
+        ("n_networks", n_networks, 1),
+        ("epochs", epochs, 1),
+        ("group_size", group_size, 1),
+        ("batch_size", batch_size, 1),
+        ("n_layers", n_layers, 1),
+        ("n_units", n_units, 1),
+        ("seed", seed, 0),
+    ):
+        _check_int(name, value, low)
+    ebc = epochs_between_checkpoints or default_epochs_between_checkpoints(epochs)
+    ckpts = sorted(
+        {
+            int(c)
+            for c in (checkpoints if checkpoints is not None else default_checkpoints(epochs, ebc))
+        }
+    )
+    if not ckpts or ckpts[0] < 0 or ckpts[-1] > epochs:
+        raise ValueError(f"checkpoints must be epochs in [0, {epochs}], got {ckpts}.")
+    ranges = resolve_ranges(hyperparameter_ranges)
+    images = load_images(dataset, data_home=data_home)
+    side = min(images.x_train.shape[1:3])
+    if side < min_image_size(n_layers):
+        raise ValueError(
+            f"{n_layers} conv layers need images of at least {min_image_size(n_layers)} pixels, "
+            f"dataset {dataset!r} has {images.x_train.shape[1:3]}."
+        )
+    channels, n_classes = images.x_train.shape[-1], int(images.n_classes)
+    shapes = param_shapes(n_layers, n_units, channels, n_classes)
+    configs = sample_hyperparameters(n_networks, seed, ranges)
+    for c in configs:
+        c["num_layers"], c["num_units"] = n_layers, n_units
+    manifest = {
+        "dataset": dataset,
+        "n_networks": n_networks,
+        "epochs": epochs,
+        "seed": seed,
+        "group_size": group_size,
+        "checkpoints": ckpts,
+        "n_layers": n_layers,
+        "n_units": n_units,
+        "batch_size": batch_size,
+        "grouping": GROUPING_VERSION,
+        "ranges": {k: list(v) for k, v in ranges.items()},
+        "environment": environment(),
+    }
+    return ZooPlan(
+        dataset=dataset,
+        epochs=epochs,
+        epochs_between_checkpoints=ebc,
+        n_layers=n_layers,
+        n_units=n_units,
+        configs=configs,
+        groups=plan_groups(configs, group_size),
+        layout=cnn_layout(n_layers, n_units, channels, n_classes),
+        n_params=sum(int(np.prod(s)) for _, s in shapes),
+        manifest=json.loads(json.dumps(manifest)),
+    )
+
+
+def _differences(old: Mapping, new: Mapping) -> str:
+    keys = sorted(set(old) | set(new))
+    return "; ".join(
+        f"{k}: {old.get(k, '(none)')!r} there, {new.get(k, '(none)')!r} now"
+        for k in keys
+        if old.get(k) != new.get(k)
+    )
+
+
+def _check_manifest(store: ShardStore, plan: ZooPlan) -> bool:
+    """Compare the directory's manifest with the plan; True when a finished zoo is reusable.
+
+    A finished zoo of an older generator version holds the same networks when the arguments
+    are the same, and is reused as it is; unfinished shards of another version, another
+    environment or other arguments are refused with what differs.
     """
-    global _pinned_for
-    if _pinned_for == pin_dir:
-        return
-    core = _claim_core(pin_dir, cores)
-    if core is not None:
-        os.sched_setaffinity(0, {core})
-        _pinned_for = pin_dir
+    old, new = store.read_manifest(), plan.manifest
+    if old is None:
+        store.write_manifest(new)
+        return False
+    args = ("grouping", "environment")
+    same_args = {k: v for k, v in old.items() if k not in args} == {
+        k: v for k, v in new.items() if k not in args
+    }
+    if not same_args:
+        raise ValueError(
+            f"{store.out} holds shards of a different generation "
+            f"({_differences({k: v for k, v in old.items() if k not in args}, new)}). "
+            "Use another output directory or delete it."
+        )
+    older = old.get("grouping", 1) != GROUPING_VERSION or "environment" not in old
+    if older:
+        if store.zoo_complete():
+            return True
+        raise ValueError(
+            f"{store.dir} holds unfinished shards of an older generator version (grouping "
+            f"{old.get('grouping', 1)}, this version {GROUPING_VERSION}); they cannot be "
+            f"completed. Delete {store.dir} to generate the zoo again."
+        )
+    if old["environment"] != new["environment"]:
+        raise ValueError(
+            f"the shards in {store.dir} were computed under another environment "
+            f"({_differences(old['environment'], new['environment'])}); the networks would "
+            f"differ. Resume under the same one, or delete {store.dir} to start again."
+        )
+    return store.zoo_complete()
 
 
-def _train_shard(
-    shard: str,
-    configs,
-    dataset,
-    data_home,
-    epochs,
-    checkpoints,
-    batch_size,
-    single_thread,
-    pad_to,
-    pin=None,
-):
-    if pin is not None:
-        _pin_worker(*pin)
-    if single_thread:
-        _limit_threads()
-    from skweights.zoo._trainer import train_group
+def _check_environment(plan: ZooPlan, group: int, env: Mapping) -> None:
+    expected = plan.manifest["environment"]
+    if dict(env) != expected:
+        from skweights.zoo._worker import EnvironmentMismatchError
 
-    images = _images(dataset, data_home)
-    result = train_group(configs, images, epochs, checkpoints, batch_size, pad_to=pad_to)
-    shard = Path(shard)
-    fd, tmp = tempfile.mkstemp(dir=shard.parent, prefix=shard.name, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **result)
-        os.replace(tmp, shard)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return len(configs)
+        raise EnvironmentMismatchError(
+            f"group {group} was trained under another environment than this zoo's "
+            f"({_differences(expected, env)}); its networks would differ from the others'. "
+            "Use workers with the same jax/jaxlib versions and CPU kind."
+        )
+
+
+def assemble_zoo(store: ShardStore, plan: ZooPlan) -> Path:
+    """Stage 3: merge the verified shards into the zoo files (rows by run, then step)."""
+    import pandas as pd
+
+    from skweights._format import write_zoo
+
+    weights, frames = [], []
+    for g, members in enumerate(plan.groups):
+        shard = store.read_shard(g)
+        if shard is None:
+            raise RuntimeError(f"shard of group {g} vanished or broke during the run; rerun")
+        frame = pd.DataFrame(
+            {
+                k: shard[k]
+                for k in ("step", "test_accuracy", "test_loss", "train_accuracy", "train_loss")
+            }
+        )
+        frame.insert(0, "run", np.asarray(members)[shard["network"]])
+        weights.append(shard["weights"])
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    order = np.lexsort((frame["step"].to_numpy(), frame["run"].to_numpy()))
+    frame = frame.iloc[order].reset_index(drop=True)
+    w = np.concatenate(weights)[order]
+    if w.shape[1] != plan.n_params:
+        raise RuntimeError(f"shards hold {w.shape[1]} parameters, expected {plan.n_params}")
+    cfg = pd.DataFrame(plan.configs).iloc[frame["run"].to_numpy()].reset_index(drop=True)
+    metrics = pd.DataFrame(
+        {
+            "config.activation": cfg["activation"],
+            "config.b_init": cfg["b_init"],
+            "config.dataset": plan.dataset,
+            "config.dnn_architecture": "cnn",
+            "config.dropout": cfg["dropout"],
+            "config.epochs": plan.epochs,
+            "config.epochs_between_checkpoints": plan.epochs_between_checkpoints,
+            "config.init_std": cfg["init_std"],
+            "config.l2reg": cfg["l2reg"],
+            "config.learning_rate": cfg["learning_rate"],
+            "config.num_layers": plan.n_layers,
+            "config.num_units": plan.n_units,
+            "config.optimizer": cfg["optimizer"],
+            "config.random_seed": cfg["random_seed"],
+            "config.train_fraction": cfg["train_fraction"],
+            "config.w_init": cfg["w_init"],
+            "modeldir": [f"{plan.dataset}/run-{r:06d}" for r in frame["run"]],
+            "step": frame["step"].astype(int),
+            "test_accuracy": frame["test_accuracy"],
+            "test_loss": frame["test_loss"],
+            "train_accuracy": frame["train_accuracy"],
+            "train_loss": frame["train_loss"],
+        }
+    )
+    return write_zoo(store.out, w, metrics, plan.layout)
 
 
 def generate_zoo(
@@ -224,13 +361,22 @@ def generate_zoo(
     backend: str | None = None,
     data_home: str | os.PathLike | None = None,
     pin_workers: bool = True,
+    scheduler: Any = None,
 ) -> Path:
     """Train a zoo of CNNs and write it in the Small CNN Zoo format.
 
     Hyperparameters are sampled from paper A.2 (`sample_hyperparameters`), one seed per network.
-    Networks are trained in vectorised groups (`group_size` at a time), each finished group is
-    written atomically to ``out/.shards/``; a killed generation restarted with the same arguments
-    continues where it stopped and gives the same files as an uninterrupted one.
+    Networks are trained in vectorised groups (`group_size` at a time) in worker processes;
+    each finished group is written atomically, with a checksum, to ``out/.shards/``. The
+    guarantees (see the docs' "Guarantees" page):
+
+    - **determined by its arguments**: the same arguments give the same bytes with any
+      ``workers``, pinned or not, locally or on a dask cluster (on one kind of CPU, with one
+      jax version; the manifest records both and a resume under others is refused);
+    - **resumable**: a killed generation restarted with the same arguments continues where it
+      stopped; a corrupt shard is reported and trained again;
+    - **locked**: a second generation into the same ``out`` is refused, naming the first;
+    - **never overwrites** zoo files it did not write (e.g. a downloaded Small CNN Zoo).
 
     Parameters
     ----------
@@ -244,8 +390,7 @@ def generate_zoo(
     seed : int, default=0
         Seed of the hyperparameter sample (and thereby of everything).
     workers : int, default=1
-        Parallel joblib jobs. Each worker runs single-threaded XLA when ``workers > 1``; local
-        loky workers are pinned to a core each when there are enough cores.
+        Local worker processes (each runs one XLA thread); ignored with a dask scheduler.
     group_size : int, default=64
         Networks trained at once (memory grows linearly, ~20 MB per network on digits).
     checkpoints : sequence of int or None, default=None
@@ -262,15 +407,18 @@ def generate_zoo(
         Overrides of `skweights.zoo.HYPERPARAMETER_RANGES`.
     progress : bool, default=True
         Show a tqdm progress bar of networks trained.
-    backend : str or None, default=None
-        joblib backend ("loky", "threading", "dask", ...); None: joblib's default (or the one
-        active in a ``joblib.parallel_config`` context).
+    backend : {None, "loky", "dask"}, default=None
+        Local worker processes (None, "loky") or a dask cluster ("dask": the ``scheduler``, or
+        the current ``distributed.Client``).
     data_home : path-like or None, default=None
-        Passed to `load_images`.
+        Passed to `load_images` (on every worker).
     pin_workers : bool, default=True
-        Pin each local loky worker to a core of its own when there is one per worker (19-27 %
-        faster per network on 2 cores); False lets the OS and XLA place the workers' threads,
-        e.g. on a machine shared with other jobs.
+        Pin each local worker to a core of its own when there is one per worker (19-27 %
+        faster on 2 cores; the zoo is the same either way).
+    scheduler : str, distributed.Client or None, default=None
+        A dask scheduler address (``"tcp://HOST:8786"``) or client: train the groups on the
+        cluster's workers. Results come back to this process, which writes them, so workers
+        need no shared file system; a lost worker's group is rescheduled.
 
     Returns
     -------
@@ -280,190 +428,49 @@ def generate_zoo(
     Examples
     --------
     >>> import tempfile
-    >>> from skweights.datasets import load_zoo  # doctest: +SKIP
     >>> path = generate_zoo(tempfile.mkdtemp(), n_networks=4, epochs=1, progress=False)
     >>> sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
     ['layout.csv', 'metrics.csv.gz', 'weights.npy']
     """
-    import joblib
-    import pandas as pd
+    _check_int("workers", workers, 1)
+    out = check_output_dir(out)
+    plan = plan_zoo(
+        dataset, n_networks, epochs, seed, group_size, checkpoints,
+        epochs_between_checkpoints, n_layers, n_units, batch_size, hyperparameter_ranges,
+        data_home,
+    )  # fmt: skip
+    owner = {"dataset": dataset, "n_networks": n_networks, "epochs": epochs, "seed": seed}
+    with ShardStore(out, owner) as store:
+        if _check_manifest(store, plan):
+            return out
+        done = store.verify_shards(len(plan.groups))
+        todo = [g for g in range(len(plan.groups)) if g not in done]
+        _train_groups(store, plan, todo, workers, backend, scheduler, pin_workers, data_home,
+                      batch_size, progress)  # fmt: skip
+        return assemble_zoo(store, plan)
 
-    from skweights._format import LAYOUT_FILE, METRICS_FILE, WEIGHTS_FILE, write_zoo
-    from skweights.zoo._architecture import cnn_layout
 
-    for name, value, low in (
-        ("n_networks", n_networks, 1),
-        ("epochs", epochs, 1),
-        ("workers", workers, 1),
-        ("group_size", group_size, 1),
-        ("batch_size", batch_size, 1),
-        ("n_layers", n_layers, 1),
-        ("n_units", n_units, 1),
-    ):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    ebc = epochs_between_checkpoints or default_epochs_between_checkpoints(epochs)
-    ckpts = sorted(
-        {
-            int(c)
-            for c in (checkpoints if checkpoints is not None else default_checkpoints(epochs, ebc))
-        }
-    )
-    if not ckpts or ckpts[0] < 0 or ckpts[-1] > epochs:
-        raise ValueError(f"checkpoints must be epochs in [0, {epochs}], got {ckpts}.")
-    ranges = resolve_ranges(hyperparameter_ranges)
-    images = _images(dataset, data_home)
-    side = min(images.x_train.shape[1:3])
-    if side < min_image_size(n_layers):
-        raise ValueError(
-            f"{n_layers} conv layers need images of at least {min_image_size(n_layers)} pixels, "
-            f"dataset {dataset!r} has {images.x_train.shape[1:3]}."
-        )
-    shapes = param_shapes(n_layers, n_units, images.x_train.shape[-1], int(images.n_classes))
-    layout = cnn_layout(n_layers, n_units, images.x_train.shape[-1], int(images.n_classes))
-    del images
-
-    configs = sample_hyperparameters(n_networks, seed, ranges)
-    for c in configs:
-        c["num_layers"], c["num_units"] = n_layers, n_units
-    groups = plan_groups(configs, group_size)
-
-    out = Path(out)
-    shard_dir = out / SHARD_DIR
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "dataset": dataset,
-        "n_networks": n_networks,
-        "epochs": epochs,
-        "seed": seed,
-        "group_size": group_size,
-        "checkpoints": ckpts,
-        "n_layers": n_layers,
-        "n_units": n_units,
-        "batch_size": batch_size,
-        "grouping": GROUPING_VERSION,
-        "ranges": {k: list(v) for k, v in ranges.items()},
-    }
-    mpath = shard_dir / MANIFEST
-    if mpath.exists():
-        old = json.loads(mpath.read_text())
-        new = json.loads(json.dumps(manifest))
-        same_runs = {k: v for k, v in old.items() if k != "grouping"} == {
-            k: v for k, v in new.items() if k != "grouping"
-        }
-        if same_runs and old.get("grouping", 1) != GROUPING_VERSION:
-            # an older version of the generator cut the same runs into other groups: its
-            # finished zoo holds the same networks, its unfinished shards cannot be completed
-            if all((out / f).exists() for f in (WEIGHTS_FILE, METRICS_FILE, LAYOUT_FILE)):
-                return out
-            raise ValueError(
-                f"{shard_dir} holds unfinished shards of an older generator version (grouping "
-                f"{old.get('grouping', 1)}, this version {GROUPING_VERSION}); they cannot be "
-                f"completed. Delete {shard_dir} to generate the zoo again."
-            )
-        if old != new:
-            raise ValueError(
-                f"{out} holds shards of a different generation ({old}); expected {manifest}. "
-                "Use another output directory or delete it."
-            )
-    else:
-        from skweights._format import atomic_write_text
-
-        atomic_write_text(mpath, json.dumps(manifest, indent=1))
-
-    shard_paths = [shard_dir / f"group-{g:05d}.npz" for g in range(len(groups))]
-    todo = [g for g in range(len(groups)) if not shard_paths[g].exists()]
-    # longest groups first (training steps grow with the train fraction, tanh costs more), so
-    # that the workers finish together; the shards and the zoo do not depend on this order
-    todo.sort(key=lambda g: -_group_cost([configs[i] for i in groups[g]]))
-    single = workers > 1
-    cores = _pinning_cores(workers, backend) if (todo and pin_workers) else None
-    pin_dir = tempfile.mkdtemp(prefix="skweights-cores-") if cores else None
-    tasks = (
-        joblib.delayed(_train_shard)(
-            str(shard_paths[g]),
-            [configs[i] for i in groups[g]],
-            dataset,
-            None if data_home is None else str(data_home),
-            epochs,
-            ckpts,
-            batch_size,
-            single,
-            max(len(g) for g in groups),
-            None if pin_dir is None else (pin_dir, cores),
-        )
-        for g in todo
-    )
+def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home, batch_size,
+                  progress) -> None:  # fmt: skip
+    """Stage 2: train the unfinished groups and write each one's shard as it comes back."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
+        n = plan.manifest["n_networks"]
         bar = tqdm(
-            total=n_networks,
-            initial=n_networks - sum(len(groups[g]) for g in todo),
+            total=n,
+            initial=n - sum(len(plan.groups[g]) for g in todo),
             unit="net",
-            desc=f"zoo {dataset}",
+            desc=f"zoo {plan.dataset}",
         )
     try:
-        if todo:
-            kw = {"n_jobs": workers, "return_as": "generator_unordered"}
-            if backend is not None:
-                kw["backend"] = backend
-            for done in joblib.Parallel(**kw)(tasks):
-                if bar is not None:
-                    bar.update(done)
+        tasks = plan.tasks(todo, data_home, batch_size)
+        for group, result, env in dispatch(tasks, workers, backend, scheduler, pin):
+            _check_environment(plan, group, env)
+            store.write_shard(group, result)
+            if bar is not None:
+                bar.update(len(plan.groups[group]))
     finally:
         if bar is not None:
             bar.close()
-        if pin_dir is not None:
-            shutil.rmtree(pin_dir, ignore_errors=True)
-
-    # assemble: rows by run index then step
-    weights, frames = [], []
-    for g, members in enumerate(groups):
-        with np.load(shard_paths[g], allow_pickle=False) as z:
-            shard = {k: z[k] for k in z.files}
-        run = np.asarray(members)[shard["network"]]
-        frame = pd.DataFrame(
-            {
-                k: shard[k]
-                for k in ("step", "test_accuracy", "test_loss", "train_accuracy", "train_loss")
-            }
-        )
-        frame.insert(0, "run", run)
-        weights.append(shard["weights"])
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
-    w = np.concatenate(weights)
-    order = np.lexsort((frame["step"].to_numpy(), frame["run"].to_numpy()))
-    frame = frame.iloc[order].reset_index(drop=True)
-    w = w[order]
-    cfg = pd.DataFrame(configs).iloc[frame["run"].to_numpy()].reset_index(drop=True)
-    metrics = pd.DataFrame(
-        {
-            "config.activation": cfg["activation"],
-            "config.b_init": cfg["b_init"],
-            "config.dataset": dataset,
-            "config.dnn_architecture": "cnn",
-            "config.dropout": cfg["dropout"],
-            "config.epochs": epochs,
-            "config.epochs_between_checkpoints": ebc,
-            "config.init_std": cfg["init_std"],
-            "config.l2reg": cfg["l2reg"],
-            "config.learning_rate": cfg["learning_rate"],
-            "config.num_layers": n_layers,
-            "config.num_units": n_units,
-            "config.optimizer": cfg["optimizer"],
-            "config.random_seed": cfg["random_seed"],
-            "config.train_fraction": cfg["train_fraction"],
-            "config.w_init": cfg["w_init"],
-            "modeldir": [f"{dataset}/run-{r:06d}" for r in frame["run"]],
-            "step": frame["step"].astype(int),
-            "test_accuracy": frame["test_accuracy"],
-            "test_loss": frame["test_loss"],
-            "train_accuracy": frame["train_accuracy"],
-            "train_loss": frame["train_loss"],
-        }
-    )
-    assert w.shape[1] == sum(int(np.prod(s)) for _, s in shapes)
-    return write_zoo(out, w, metrics, layout)

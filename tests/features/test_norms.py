@@ -74,3 +74,31 @@ def test_nonfinite_handling():
     assert np.isnan(got[1, :3]).all()  # conv2d/bias has the NaN
     assert np.isinf(got[3, 3:6]).all()  # conv2d/kernel has -inf: all its norms are inf
     assert np.isfinite(np.delete(got, [1, 3], axis=0)).all()
+
+
+def test_norms_that_overflow_float32_raise_unless_asked_to_propagate():
+    """Issue 13: finite float32 weights whose L1 norm exceeds float32's range gave inf."""
+    X = _data(4)
+    big = ZOO["conv2d_1/kernel"]
+    X[2, big.slice] = 3e38  # finite in float32; the norms are ~7e41
+    with pytest.raises(
+        ValueError,
+        match=r"feature conv2d_1/kernel:l1 of row 2 overflows float32 \(finite weights, "
+        r"infinite feature\); pass dtype=np.float64 or handle_nonfinite='propagate'",
+    ):
+        LayerNorms(ZOO).fit_transform(X)
+    fitted = LayerNorms(ZOO).fit(X)  # fit computes no norms; transform refuses the same way
+    with pytest.raises(ValueError, match="of row 2 overflows float32"):
+        fitted.transform(X)
+    wide = LayerNorms(ZOO, dtype=np.float64).fit_transform(X)
+    np.testing.assert_allclose(wide[2, 6], 3e38 * big.size, rtol=1e-6)  # conv2d_1/kernel:l1
+    with np.errstate(over="ignore"):
+        kept = LayerNorms(ZOO, handle_nonfinite="propagate").fit_transform(X)
+    assert np.isinf(kept[2, 6:8]).all() and np.isfinite(np.delete(kept, 2, axis=0)).all()
+
+
+def test_float64_norms_that_overflow_float64_raise():
+    X = _data(3, dtype=np.float64)
+    X[1, ZOO["dense/kernel"].slice] = 1e200  # squares overflow float64 in the L2 norm
+    with pytest.raises(ValueError, match=r"feature dense/kernel:l2 of row 1 overflows float64"):
+        LayerNorms(ZOO).fit_transform(X)

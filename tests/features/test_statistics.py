@@ -228,3 +228,15 @@ def test_ddof_is_validated_in_fit():
     # a single-weight tensor is fine when no variance is asked for
     assert LayerStatistics(SMALL, statistics=("mean",), ddof=1).fit_transform(X).shape == (4, 4)
     LayerStatistics(SMALL, layers=["a"], ddof=1).fit(X)
+
+
+def test_a_variance_that_overflows_float32_raises():
+    """The overflow check is shared by every transformer (issue 13), not only LayerNorms."""
+    from skweights.features import LayerStatistics as Stats
+
+    X = np.zeros((3, Layout.small_cnn_zoo().n_params), dtype=np.float32)
+    X[0, 0], X[0, 1] = 3e38, -3e38  # conv2d/bias: finite float32, variance 2 * 9e76 / 16
+    with pytest.raises(ValueError, match=r"feature conv2d/bias:var of row 0 overflows float32"):
+        Stats(Layout.small_cnn_zoo()).fit_transform(X)
+    out = Stats(Layout.small_cnn_zoo(), dtype=np.float64).fit_transform(X)
+    np.testing.assert_allclose(out[0, 1], 2 * 9e76 / 16, rtol=1e-6)

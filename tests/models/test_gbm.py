@@ -143,3 +143,24 @@ def test_invalid_validation_fraction_says_expected_and_got():
     X, y = _data()
     with pytest.raises(ValueError, match="validation_fraction"):
         EarlyStoppingLGBMRegressor(validation_fraction=1.5).fit(X, y)
+
+
+@pytest.mark.xdist_group("real-zoo")
+def test_a_dataframe_with_reordered_columns_is_predicted_by_column_name(zoo):
+    from skweights.features import LayerStatistics
+
+    stats = LayerStatistics(zoo.layout).set_output(transform="pandas")
+    features = stats.fit_transform(zoo.weights)
+    # LightGBM refuses ':' in feature names
+    features.columns = [c.replace(":", "__") for c in features.columns]
+    model = EarlyStoppingLGBMRegressor(
+        n_estimators=50, min_child_samples=5, random_state=0, n_jobs=1
+    ).fit(features, zoo.target)
+    shuffled = features[features.columns[::-1]]
+    # LightGBM alone reads columns by position: the reversed frame would be predicted wrong
+    booster_pred = model.booster_.predict(shuffled.to_numpy(), num_iteration=model.best_iteration_)
+    assert not np.allclose(booster_pred, model.predict(features))
+    np.testing.assert_array_equal(model.predict(shuffled), model.predict(features))
+    renamed = features.rename(columns={features.columns[0]: "conv2d/bias__oops"})
+    with pytest.raises(ValueError, match=r"missing \['conv2d/bias__mean'\], unexpected"):
+        model.predict(renamed)
