@@ -21,6 +21,38 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _checkpoint_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated epochs such as 0,1,2,3,20, got {text!r}"
+        ) from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected epochs >= 0, got {text!r}")
+    return sorted(set(values))
+
+
+def _schedule(args: argparse.Namespace) -> dict:
+    """``epochs`` and ``checkpoints`` of ``zoo generate``: the preset's, or the options'."""
+    from skweights.zoo import schedule_preset
+
+    if args.preset is None:
+        return {
+            "epochs": 18 if args.epochs is None else args.epochs,
+            "checkpoints": args.checkpoints,
+        }
+    preset = schedule_preset(args.preset)
+    for name in ("epochs", "checkpoints"):
+        given = getattr(args, name)
+        if given is not None and given != preset[name]:
+            raise ValueError(
+                f"--{name} {given} conflicts with --preset {args.preset} "
+                f"({name} {preset[name]}); drop one of them"
+            )
+    return preset
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -48,7 +80,7 @@ def _zoo_generate(args: argparse.Namespace) -> int:
         args.out,
         dataset=args.dataset,
         n_networks=args.n_networks,
-        epochs=args.epochs,
+        **_schedule(args),
         seed=args.seed,
         workers=args.workers,
         group_size=args.group_size,
@@ -61,8 +93,17 @@ def _zoo_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zoo_split(args: argparse.Namespace) -> int:
+    from skweights.datasets import write_nfn_split
+
+    print(write_nfn_split(args.zoo, args.out, random_state=args.seed))
+    return 0
+
+
 def _add_zoo_parser(subparsers) -> None:
-    zoo = subparsers.add_parser("zoo", help="generate zoos of trained CNNs")
+    from skweights.zoo._presets import SCHEDULE_PRESETS
+
+    zoo = subparsers.add_parser("zoo", help="generate zoos of trained CNNs, write NFN splits")
     zoo_sub = zoo.add_subparsers(dest="zoo_command", required=True)
     gen = zoo_sub.add_parser(
         "generate",
@@ -72,7 +113,20 @@ def _add_zoo_parser(subparsers) -> None:
     )
     gen.add_argument("--dataset", default="digits", help="image dataset (default: digits)")
     gen.add_argument("--n-networks", type=_positive_int, default=200)
-    gen.add_argument("--epochs", type=_positive_int, default=18)
+    gen.add_argument("--epochs", type=_positive_int, default=None, help="default: 18")
+    gen.add_argument(
+        "--checkpoints",
+        type=_checkpoint_list,
+        default=None,
+        help="comma-separated epochs to record (default: 0-3, every ~epochs/4.3, last)",
+    )
+    gen.add_argument(
+        "--preset",
+        choices=sorted(SCHEDULE_PRESETS),
+        default=None,
+        help="training schedule: paper (18 epochs) or released (86 epochs, checkpoints "
+        "0,1,2,3,20,40,60,80,86: the released zoo's, which NFN's loader expects)",
+    )
     gen.add_argument("--out", required=True, help="output directory")
     gen.add_argument(
         "--workers", type=_positive_int, default=1, help="local worker processes (default: 1)"
@@ -90,6 +144,17 @@ def _add_zoo_parser(subparsers) -> None:
     gen.add_argument("--data-home", default=None)
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_zoo_generate)
+    split = zoo_sub.add_parser(
+        "split",
+        help="write an NFN split file (*_split.csv) for a zoo",
+        description="Write a random order of all rows of the zoo's files in the format of NFN's "
+        "experiments/predict_gen_data_splits/*_split.csv (a '0' first line, then one row index "
+        "per line), for NFN's ZooDataset(idcs_file=...) or skweights.datasets.nfn_split.",
+    )
+    split.add_argument("zoo", help="zoo directory (weights.npy, metrics.csv.gz, layout.csv)")
+    split.add_argument("--out", required=True, help="split file to write, e.g. zoo_split.csv")
+    split.add_argument("--seed", type=int, default=0, help="seed of the permutation")
+    split.set_defaults(func=_zoo_split)
 
 
 #: Confidence levels of `fit --interval` without values.

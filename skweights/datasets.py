@@ -3,7 +3,8 @@
 A zoo directory holds ``weights.npy``, ``metrics.csv.gz`` and ``layout.csv`` (see
 :mod:`skweights._format`). :func:`load_zoo` validates the three files against each other, selects
 checkpoints, drops networks with non-finite weights and returns a :class:`~sklearn.utils.Bunch`.
-:func:`paper_split` and :func:`nfn_split` reproduce the two splits used in the literature;
+:func:`paper_split` and :func:`nfn_split` reproduce the two splits used in the literature
+(:func:`write_nfn_split` writes NFN's split file for any zoo);
 :func:`fetch_small_cnn_zoo` downloads a released zoo once and loads it.
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "nfn_split",
     "paper_split",
     "train_test_split_paper",
+    "write_nfn_split",
 ]
 
 #: Above this size ``weights.npy`` is memory-mapped by default (``mmap=None``).
@@ -338,6 +340,68 @@ def nfn_split(
         np.asarray(trainval[cut:], dtype=np.intp),
         test.astype(np.intp),
     )
+
+
+def write_nfn_split(zoo_or_n: Any, path: str | os.PathLike, random_state: Any = 0) -> Path:
+    """Write an NFN split file (``*_split.csv``) for a zoo: a random order of its file rows.
+
+    The format of NFN's ``experiments/predict_gen_data_splits/*_split.csv``: a first line ``0``
+    (the header pandas writes for an unnamed column, which NFN reads as data with
+    ``pd.read_csv(f, header=None)``), then a permutation of **every** row of the zoo files
+    (all checkpoints), one integer per line. NFN's ``ZooDataset`` orders the rows by it, keeps
+    the final checkpoints and splits them (see :func:`nfn_split`, which reads these files).
+
+    Parameters
+    ----------
+    zoo_or_n : int, path-like or Bunch from :func:`load_zoo`
+        The number of rows of the zoo files, a zoo directory, or a loaded zoo (its ``path``:
+        the permutation covers the files' rows, not only the loaded ones).
+    path : path-like
+        File to write (written atomically).
+    random_state : int, RandomState or None, default=0
+        Seed of the permutation.
+
+    Returns
+    -------
+    path : Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = write_nfn_split(5, Path(tempfile.mkdtemp()) / "zoo_split.csv")
+    >>> f.read_text().split()
+    ['0', '2', '0', '1', '3', '4']
+    >>> nfn_split(np.arange(5), f)[2].tolist()  # test split: the second half of the order
+    [1, 3, 4]
+    """
+    n_rows = _n_file_rows(zoo_or_n)
+    order = check_random_state(random_state).permutation(n_rows)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("0\n")
+            f.write("".join(f"{i}\n" for i in order))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _n_file_rows(zoo_or_n: Any) -> int:
+    if isinstance(zoo_or_n, Integral) and not isinstance(zoo_or_n, bool):
+        n_rows = int(zoo_or_n)
+    elif isinstance(zoo_or_n, (str, os.PathLike, Bunch)):
+        directory = Path(zoo_or_n.path if isinstance(zoo_or_n, Bunch) else zoo_or_n)
+        n_rows = int(weights_header(directory / WEIGHTS_FILE)[0][0])
+    else:
+        raise TypeError(
+            "zoo_or_n must be a number of rows, a zoo directory or a Bunch from load_zoo, "
+            f"got {type(zoo_or_n).__name__}"
+        )
+    if n_rows < 2:
+        raise ValueError(f"an NFN split needs at least 2 rows, got {n_rows}")
+    return n_rows
 
 
 def _read_index_file(index_file: str | os.PathLike) -> np.ndarray:

@@ -160,6 +160,63 @@ def test_bench_zoo_quick_compares_batched_with_both_naive_baselines(capsys):
     assert re.search(r"\| digits \| 3 \| 32 \| [\d,]+ \| 2 \| [\d,]+ \| \d+\.\dx \|", out)
 
 
+def test_table4_architectures_ranks_other_widths_and_depths(zoo_path, tmp_path):
+    import table4_architectures as T4
+    from conftest import _cached_zoo
+
+    targets = [
+        _cached_zoo(
+            dataset="digits", n_networks=n, epochs=1, seed=1, n_layers=layers, n_units=units
+        )
+        for layers, units, n in T4.TARGETS["quick"]
+    ]
+    argv = _args(zoo_path, tmp_path / "t4.md")
+    text = T4.run(argv + [arg for t in targets for arg in ("--target", str(t))])
+    rows = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| 2 conv") or line.startswith("| 3 conv")
+    ]
+    assert len(rows) == 2 * len(targets)  # the main table and the per-feature table
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[0] == "2 conv × 32 (x2)" and cells[1] == "8"
+    # the paper's Table 4 x2 column beside ours: pred-test, pred-train, train-test
+    assert cells[5:] == ["0.59", "0.58", "0.77"]
+    taus = [float(re.findall(FLOAT, c)[0]) for c in cells[2:5]]
+    assert all(-1.0 <= t <= 1.0 for t in taus)
+
+
+def test_layer_roles_do_not_depend_on_layer_names():
+    import table4_architectures as T4
+
+    from skweights.layout import Layout
+    from skweights.zoo import cnn_layout
+
+    assert T4.layer_roles(cnn_layout(2, 32)) == {
+        "first": ["conv2d"], "hidden": ["conv2d_1"], "final": ["dense"]
+    }  # fmt: skip
+    renamed = Layout.from_shapes(
+        [(f"net/{name}/{kind}:0", shape) for name, kind, shape in [
+            ("a", "bias", (4,)), ("a", "kernel", (3, 3, 1, 4)),
+            ("b", "bias", (4,)), ("b", "kernel", (3, 3, 4, 4)),
+            ("c", "bias", (4,)), ("c", "kernel", (3, 3, 4, 4)),
+            ("out", "bias", (10,)), ("out", "kernel", (4, 10)),
+        ]]
+    )  # fmt: skip
+    assert T4.layer_roles(renamed) == {"first": ["a"], "hidden": ["b", "c"], "final": ["out"]}
+    with pytest.raises(ValueError, match="expected convolutions"):
+        T4.layer_roles(Layout.from_shapes([("n/d/bias:0", (2,)), ("n/d/kernel:0", (3, 2))]))
+
+
+def test_table4_paper_numbers_have_three_rows_of_three_widths():
+    assert set(P.TABLE4_TAU) == {"pred_train", "pred_test", "train_test"}
+    assert all(list(row) == ["x1", "x2", "x4"] for row in P.TABLE4_TAU.values())
+    # the paper's reading: train-test agreement falls with width (overfitting)
+    assert list(P.TABLE4_TAU["train_test"].values()) == sorted(
+        P.TABLE4_TAU["train_test"].values(), reverse=True
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("dask-cluster")
 def test_bench_dask_quick_times_local_and_cluster_runs_of_the_same_zoo(capsys):

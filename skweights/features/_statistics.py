@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ..layout import Layout
 from ._base import LayoutTransformer, raise_nonfinite
@@ -86,7 +88,7 @@ class LayerStatistics(LayoutTransformer):
     Quantiles equal ``np.quantile(w, q)`` (method ``"linear"``) exactly: each tensor block is
     partitioned once per chunk at the needed order statistics and interpolated as numpy does.
     Sums are accumulated in float64. With float64 output (``dtype=np.float64`` or float64 X) mean
-    and variance (``ddof=0``) agree with numpy's float64 results to ~1e-15 relative; with float32
+    and variance agree with numpy's float64 results to ~1e-15 relative; with float32
     output the variance is summed from float32 deviations (relative error < 2e-7, i.e. float32
     rounding; ``np.var`` on float32 accumulates in float32 and is off by ~1e-6). Quantiles are
     exact in both cases. Output is float32 for float32 input unless ``dtype`` is given.
@@ -110,6 +112,12 @@ class LayerStatistics(LayoutTransformer):
         Tensor kinds to describe, e.g. ``["kernel"]`` (``None``: all).
     per_layer : bool, default=True
         True: statistics per tensor. False: statistics over all selected weights at once.
+    ddof : int, default=0
+        Delta degrees of freedom of ``"var"`` and ``"std"``: the sum of squared deviations is
+        divided by ``n - ddof`` for a tensor of ``n`` weights, as in ``np.var(w, ddof=ddof)``.
+        0 (divide by ``n``) is the paper's colab (``np.var``/``np.std``); 1 (divide by ``n - 1``)
+        is ``torch.var``'s default and thereby NFN's ``StatFeaturizer``. Every described tensor
+        (or the pooled weights with ``per_layer=False``) must have more than ``ddof`` weights.
     chunk_size : int or None, default=None
         Rows processed at a time (``None``: 512). Memory use is a small multiple of one chunk.
     n_jobs : int or None, default=None
@@ -158,6 +166,7 @@ class LayerStatistics(LayoutTransformer):
         "layers": [list, tuple, str, None],
         "kinds": [list, tuple, str, None],
         "per_layer": ["boolean"],
+        "ddof": [Interval(Integral, 0, None, closed="left")],
         "dtype": [type, str, np.dtype, None],
     }
 
@@ -168,6 +177,7 @@ class LayerStatistics(LayoutTransformer):
         layers: list[str] | None = None,
         kinds: list[str] | None = None,
         per_layer: bool = True,
+        ddof: int = 0,
         chunk_size: int | None = None,
         n_jobs: int | None = None,
         dtype=None,
@@ -178,6 +188,7 @@ class LayerStatistics(LayoutTransformer):
         self.layers = layers
         self.kinds = kinds
         self.per_layer = per_layer
+        self.ddof = ddof
         self.chunk_size = chunk_size
         self.n_jobs = n_jobs
         self.dtype = dtype
@@ -203,6 +214,11 @@ class LayerStatistics(LayoutTransformer):
         self._groups = []
         for label, cols in groups:
             n = cols.stop - cols.start if isinstance(cols, slice) else len(cols)
+            if n <= self.ddof and ("var" in stats or "std" in stats):
+                raise ValueError(
+                    f"ddof={self.ddof} needs more than {self.ddof} weights per described "
+                    f"tensor, but {label} has {n}"
+                )
             self._groups.append((label, cols, _QuantilePlan.make(n, qs) if qs else None))
         return [f"{label}:{s}" for label, _, _ in self._groups for s in stats]
 
@@ -228,10 +244,10 @@ class LayerStatistics(LayoutTransformer):
                 # float32 deviations, squares summed in float64: relative error < 2e-7
                 dev = block - values["mean"].astype(np.float32)[:, None]
                 np.square(dev, out=dev)
-                values["var"] = np.sum(dev, axis=1, dtype=np.float64) / n
+                values["var"] = np.sum(dev, axis=1, dtype=np.float64) / (n - self.ddof)
             else:
                 dev = np.subtract(block, values["mean"][:, None], dtype=np.float64)
-                values["var"] = np.einsum("ij,ij->i", dev, dev) / n
+                values["var"] = np.einsum("ij,ij->i", dev, dev) / (n - self.ddof)
             values["std"] = np.sqrt(values["var"])
         if qplan is not None:
             quantiles = qplan(order_statistics(block, qplan.kth))

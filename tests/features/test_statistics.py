@@ -195,6 +195,41 @@ def test_pandas_output_has_feature_names():
     assert est.feature_names_in_[0] == "w0"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ddof_one_matches_numpy_var_and_std_on_the_real_zoo(zoo, dtype):
+    # ddof=1 is torch.var's default, used by NFN's StatFeaturizer
+    X = np.asarray(zoo.weights, dtype=dtype)
+    stats = ("var", "std")
+    got = LayerStatistics(zoo.layout, statistics=stats, ddof=1, dtype=np.float64).fit_transform(X)
+    want = []
+    for e in zoo.layout:
+        w = X[:, e.slice].astype(np.float64)
+        want += [np.var(w, axis=1, ddof=1), np.std(w, axis=1, ddof=1)]
+    np.testing.assert_allclose(
+        got, np.column_stack(want), rtol=1e-6 if dtype == np.float32 else 1e-12
+    )
+    biased = LayerStatistics(zoo.layout, statistics=stats, dtype=np.float64).fit_transform(X)
+    n = np.repeat([e.stop - e.start for e in zoo.layout], 2)
+    # the two estimates differ by the factor n / (n - 1) (its square root for std)
+    factor = np.where(np.arange(got.shape[1]) % 2 == 0, n / (n - 1), np.sqrt(n / (n - 1)))
+    np.testing.assert_allclose(got, biased * factor, rtol=1e-6)
+    assert not np.allclose(got, biased, rtol=1e-4)
+
+
+def test_ddof_is_validated_in_fit():
+    X = _data(SMALL, n=4)
+    with pytest.raises(ValueError, match="ddof"):
+        LayerStatistics(SMALL, ddof=-1).fit(X)
+    with pytest.raises(ValueError, match="ddof"):
+        LayerStatistics(SMALL, ddof=0.5).fit(X)
+    # n/b/bias has a single weight: no variance with ddof=1, the error names it
+    with pytest.raises(ValueError, match=r"ddof=1 needs more than 1 weights .* b/bias has 1"):
+        LayerStatistics(SMALL, ddof=1).fit(X)
+    # a single-weight tensor is fine when no variance is asked for
+    assert LayerStatistics(SMALL, statistics=("mean",), ddof=1).fit_transform(X).shape == (4, 4)
+    LayerStatistics(SMALL, layers=["a"], ddof=1).fit(X)
+
+
 def test_a_variance_that_overflows_float32_raises():
     """The overflow check is shared by every transformer (issue 13), not only LayerNorms."""
     from skweights.features import LayerStatistics as Stats
