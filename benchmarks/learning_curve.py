@@ -195,7 +195,8 @@ def run(argv=None) -> str:
     )
     notes = (
         f"Cells: test R² / Kendall τ, mean ± std over {args.repeats} random subsamples of the "
-        f"training split; the test split is fixed. Configuration at every size: {config}. "
+        f"training split (at the split's full size they coincide: estimator seeds only); the "
+        f"test split is fixed. Configuration at every size: {config}. "
         f"Zoos: {C.zoo_summary(args.zoos)}. Figures: {', '.join(f.name for f in figures)}. "
         f"{time.perf_counter() - start:.0f} s (cached points are free)."
     )
