@@ -4,10 +4,12 @@ Every ``table*.py`` script uses the same protocol (paper Sec. 4.2 scaled down to
 
 1. Load the final checkpoint of every run of a zoo (`skweights.datasets.load_zoo`).
 2. Split the networks at random into a training and a held-out test part
-   (`skweights.datasets.paper_split`; the paper uses 15k training networks, we use a fraction,
-   ``--train-fraction``, default 0.5).
+   (`skweights.datasets.paper_split`; the paper uses 15k training networks; ``--mode full``
+   uses a fraction, ``--train-fraction``, default 0.5; ``--mode paper`` the paper's 15,000 on
+   the 17,000-network zoos of ``ZOO_SPECS["paper"]``).
 3. Choose the estimator's hyperparameters with `skweights.search.WeightSearchCV` (3-fold CV on
-   the training part only, ``--n-trials`` configurations; the paper evaluates 1k).
+   the training part only, ``--n-trials`` configurations, default 12, 100 in paper mode; the
+   paper evaluates 1k).
 4. Report the test R² and MSE. Like the paper's "std over 3 folds", the best configuration is
    trained on each of the 3 CV training folds and each of those models is scored on the test
    split: tables show mean ± std over these 3 models.
@@ -49,7 +51,18 @@ ZOO_SPECS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "digits": {"dataset": "digits", "n_networks": 96, "epochs": 6, "seed": 0},
     },
+    # the paper's scale (issue 15): 15,000 training networks, the rest (2,000) held out
+    "paper": {
+        "digits": {"dataset": "digits", "n_networks": 17000, "epochs": 18, "seed": 0},
+        "mnist_5k": {"dataset": "mnist_5k", "n_networks": 17000, "epochs": 18, "seed": 0},
+    },
 }
+MODES = tuple(ZOO_SPECS)
+
+#: Paper mode: training networks of `paper_split` (paper Sec. 4.2) and CV-search trials per GBM
+#: and L-Linear cell (DNN cells get `trials_for`'s sixth). Defaults of `parse` per mode.
+PAPER_N_TRAIN = 15000
+DEFAULT_TRIALS = {"quick": 2, "full": 12, "paper": 100}
 
 #: Display names of the zoos (paper collections are MNIST, Fashion-MNIST, CIFAR10-GS, SVHN-GS).
 ZOO_NAMES = {"digits": "digits", "mnist_5k": "MNIST-5k"}
@@ -74,8 +87,7 @@ def ensure_zoo(name: str, mode: str = "full", workers: int = 2) -> Path:
     return out
 
 
-def default_zoos(quick: bool) -> list[Path]:
-    mode = "quick" if quick else "full"
+def default_zoos(mode: str) -> list[Path]:
     return [ensure_zoo(name, mode) for name in ZOO_SPECS[mode]]
 
 
@@ -92,6 +104,10 @@ class Zoo:
     train: np.ndarray
     test: np.ndarray
     metrics: Any = None
+    #: "full" or "paper": the paper protocol also selects the paper's GBM settings
+    protocol: str = "full"
+    #: row of each network in the zoo files (what NFN split files index)
+    rows: np.ndarray | None = None
     features: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -109,8 +125,13 @@ def zoo_name(path: Path) -> str:
 
 
 @cache
-def load(path: str | Path, train_fraction: float = 0.5, seed: int = 0) -> Zoo:
-    """Final checkpoints of a zoo and the paper-style random split (cached per process)."""
+def load(
+    path: str | Path, train_fraction: float = 0.5, seed: int = 0, protocol: str = "full"
+) -> Zoo:
+    """Final checkpoints of a zoo and the paper-style random split (cached per process).
+
+    ``train_fraction`` is a fraction in (0, 1) or a count of training networks (`paper_split`).
+    """
     from skweights.datasets import load_zoo, paper_split
 
     path = Path(path)
@@ -126,6 +147,8 @@ def load(path: str | Path, train_fraction: float = 0.5, seed: int = 0) -> Zoo:
         train=train,
         test=test,
         metrics=bunch.metrics,
+        protocol=protocol,
+        rows=np.asarray(bunch.rows),
     )
 
 
@@ -262,8 +285,19 @@ def _fast_gbm_space(n_features: int) -> dict:
     return space
 
 
-def make_estimator(kind: str, quick: bool, seed: int = 0):
-    """(estimator, search space) of an estimator kind: "lin", "gbm" or "dnn"."""
+def make_estimator(kind: str, quick: bool, seed: int = 0, paper: bool = False):
+    """(estimator, search space) of an estimator kind: "lin", "gbm" or "dnn".
+
+    ``paper=True`` (paper mode): the GBM gets the paper's 1000 rounds / 50-round patience and
+    the paper's whole space (`skweights.search.gbm_space`, learning rate down to 0.01).
+    """
+    if kind == "gbm" and paper:
+        from skweights.models._gbm import EarlyStoppingLGBMRegressor
+
+        est = EarlyStoppingLGBMRegressor(
+            n_estimators=1000, stopping_rounds=50, random_state=seed, n_jobs=1, verbose=-1
+        )
+        return est, "gbm"
     if kind == "gbm":
         from skweights.models._gbm import EarlyStoppingLGBMRegressor
 
@@ -328,7 +362,7 @@ def evaluate(
     from skweights.search import WeightSearchCV
 
     n_trials = trials_for(kind, n_trials)
-    estimator, space = make_estimator(kind, quick, seed)
+    estimator, space = make_estimator(kind, quick, seed, paper=zoo.protocol == "paper")
     parts = {
         "zoo": zoo.fingerprint,
         "kind": kind,
@@ -342,6 +376,8 @@ def evaluate(
     }
     if kind == "dnn":  # cells of the paper's single learning-rate range are not reused
         parts["mlp_space"] = "learning rate per optimizer"
+    if zoo.protocol != "full":  # (keeps the keys of the cached full-mode cells)
+        parts["protocol"] = zoo.protocol
     path = _cache_path(parts)
     if use_cache and path.is_file():
         return json.loads(path.read_text())
@@ -359,6 +395,8 @@ def evaluate(
         refit=False,
         random_state=seed,
         sampler_seed=seed,
+        # paper mode: 100+ trials per cell are affordable only with fold-wise pruning
+        pruner="halving" if zoo.protocol == "paper" else None,
     ).fit(X_train, y_train)
     best = clone(estimator).set_params(**search.best_params_)
     r2, mse = [], []
@@ -385,7 +423,7 @@ def evaluate(
 def fit_best(zoo: Zoo, kind: str, feature: str, n_trials: int, quick: bool, seed: int = 0):
     """The best configuration of `evaluate` refitted on the whole training split."""
     result = evaluate(zoo, kind, feature, n_trials, quick=quick, seed=seed)
-    estimator, _ = make_estimator(kind, quick, seed)
+    estimator, _ = make_estimator(kind, quick, seed, paper=zoo.protocol == "paper")
     estimator.set_params(**result["best_params"])
     X = features(zoo, feature)
     return estimator.fit(X[zoo.train], zoo.target[zoo.train])
@@ -427,16 +465,34 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="zoo directory (repeatable); default: the digits and mnist_5k zoos under zoos/, "
         "generated on first use",
     )
-    p.add_argument("--quick", action="store_true", help="tiny settings for CI/tests")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="full",
+        help="quick: CI; full: the small zoos of RESULTS.md; paper: the 17k-network zoos, "
+        f"{PAPER_N_TRAIN} training networks, {DEFAULT_TRIALS['paper']} trials per cell",
+    )
+    p.add_argument("--quick", action="store_true", help="tiny settings for CI (--mode quick)")
     p.add_argument("--n-trials", type=int, default=None, help="CV search trials per cell")
-    p.add_argument("--train-fraction", type=float, default=0.5, help="training split fraction")
+    p.add_argument(
+        "--train-fraction",
+        type=_count_or_fraction,
+        default=None,
+        help=f"training split: a fraction (default 0.5) or a count (paper mode: {PAPER_N_TRAIN})",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     p.add_argument("--no-cache", action="store_true", help="ignore cached cell results")
     return p
 
 
-def parse(p: argparse.ArgumentParser, argv=None, quick_trials: int = 2, full_trials: int = 12):
+def _count_or_fraction(text: str) -> int | float:
+    """``"15000"`` -> 15000 (networks), ``"0.5"`` -> 0.5 (a fraction)."""
+    value = float(text)
+    return int(value) if value >= 1 and value.is_integer() else value
+
+
+def parse(p: argparse.ArgumentParser, argv=None):
     import optuna
     from sklearn.exceptions import ConvergenceWarning
 
@@ -444,11 +500,17 @@ def parse(p: argparse.ArgumentParser, argv=None, quick_trials: int = 2, full_tri
     # L-BFGS of the logit-linear model rarely reaches tol=1e-6 on raw weights within max_iter
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     args = p.parse_args(argv)
+    if args.quick:
+        args.mode = "quick"
+    args.quick = args.mode == "quick"
     if args.n_trials is None:
-        args.n_trials = quick_trials if args.quick else full_trials
+        args.n_trials = DEFAULT_TRIALS[args.mode]
+    if args.train_fraction is None:
+        args.train_fraction = PAPER_N_TRAIN if args.mode == "paper" else 0.5
     if not args.zoo:
-        args.zoo = default_zoos(args.quick)
-    args.zoos = [load(z, args.train_fraction, args.seed) for z in args.zoo]
+        args.zoo = default_zoos(args.mode)
+    protocol = "paper" if args.mode == "paper" else "full"
+    args.zoos = [load(z, args.train_fraction, args.seed, protocol) for z in args.zoo]
     return args
 
 

@@ -102,6 +102,11 @@ README_R2 = {
     "W": {"MNIST": 0.988, "FASHION": 0.990, "CIFAR10": 0.970, "SVHN": 0.971},
 }
 
+#: Published Kendall τ on CIFAR10-GS under NFN's split (second half of NFN's fixed order is the
+#: test set): StatNN (Unterthiner et al.'s statistics + GBM, as reported by NFN, Zhou et al.
+#: 2023), NFN-HNP (Zhou et al. 2023) and NG-T (Neural Graphs transformer, Kofinas et al. 2024).
+NFN_TAU_CIFAR10 = {"StatNN": 0.915, "NFN-HNP": 0.934, "NG-T": 0.935}
+
 
 def table2(feature: str, collection: str = "MNIST") -> float:
     """Table 2 GBM R² of ``feature`` on ``collection``.

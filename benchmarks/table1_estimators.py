@@ -9,6 +9,7 @@ of Table 5 beside ours (closest to our digit zoos) and the CIFAR10-GS number in 
 Usage::
 
     python benchmarks/table1_estimators.py                   # full mode, default zoos
+    python benchmarks/table1_estimators.py --mode paper      # 17k-network zoos, every cell
     python benchmarks/table1_estimators.py --quick --zoo DIR  # CI
 """
 
@@ -34,12 +35,12 @@ def run(argv=None) -> str:
         nargs="*",
         default=None,
         choices=C.FEATURE_SETS,
-        help="feature sets the DNN is run on (default: all in quick mode, W4 and W_L in full "
-        "mode: a DNN search costs ~50 GBM searches on 2 CPU cores)",
+        help="feature sets the DNN is run on (default: all in quick and paper mode, W4 and W_L "
+        "in full mode: a DNN search costs ~50 GBM searches on 2 CPU cores)",
     )
     args = C.parse(p, argv)
     if args.dnn_features is None:
-        args.dnn_features = list(args.features) if args.quick else ["W4", "W_L"]
+        args.dnn_features = list(args.features) if args.mode != "full" else ["W4", "W_L"]
     blocks = []
     for zoo in args.zoos:
         headers = ["estimator"] + [C.FEATURE_SETS[f].header for f in args.features]

@@ -84,6 +84,14 @@ def test_table2_and_table5(zoo_path, tmp_path, bench_cache):
     mean, std = map(float, re.findall(FLOAT, cells[3]))
     assert -1.0 < mean <= 1.0 and 0.0 <= std < 0.5
     assert len(list(bench_cache.glob("gbm-W_L-*.json"))) == 1
+    nfn = (tmp_path / "t2_nfn.md").read_text()
+    taus = [float(x) for x in re.findall(rf"\| ({FLOAT}) \|", nfn)]
+    assert len(taus) == 3 and 0.2 < taus[0] <= 1.0  # W_L ranks NFN's test half
+    assert "StatNN 0.915, NFN-HNP 0.934, NG-T 0.935" in nfn
+    gaps = (tmp_path / "t2_gap_analysis.md").read_text()
+    shares = [float(x) for x in re.findall(r"\| (\d+\.\d)% \|", gaps)]
+    assert len(shares) == 4 and abs(sum(shares) - 100) < 0.5  # the four train fractions
+    assert re.search(r"noise ceiling of the target: 0\.99\d+", gaps)
 
 
 def test_table1(zoo_path, tmp_path, bench_cache):
@@ -275,3 +283,37 @@ def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(zoo_path, tmp_
     text = out.read_text()
     assert text == capsys.readouterr().out
     assert text.count("| NFN-HNP (NeuralFunctionalRegressor) |") == 2
+
+
+def test_learning_curve_points_are_cached_and_drawn(zoo_path, tmp_path, bench_cache):
+    import learning_curve
+
+    argv = _args(zoo_path, tmp_path / "lc.md", "--features", "W_L", "--estimators", "gbm")
+    text = learning_curve.run([*argv, "--sizes", "12", "48", "1000"])
+    row = next(line for line in text.splitlines() if line.startswith("| GBM on W_L"))
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert len(cells) == 2  # 1000 is capped by the 48-network training split
+    r2, r2_sd, tau, tau_sd = map(float, re.findall(FLOAT, cells[-1]))
+    assert -1.0 < r2 <= 1.0 and 0.2 < tau <= 1.0 and r2_sd >= 0 and tau_sd >= 0
+    assert (tmp_path / "lc.md").read_text().startswith("### Learning curves")
+    png = next(tmp_path.glob("learning_curve_*.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list(bench_cache.glob("lc-gbm-W_L-*.json"))) == 4  # 2 sizes × 2 repeats
+    again = learning_curve.run([*argv, "--sizes", "12", "48"])  # every point from the cache
+    assert row in again and len(list(bench_cache.glob("lc-gbm-W_L-*.json"))) == 4
+
+
+def test_paper_mode_uses_the_paper_protocol_and_budget(zoo_path):
+    args = _common.parse(_common.parser("x"), ["--mode", "paper", "--zoo", str(zoo_path),
+                                               "--train-fraction", "60"])  # fmt: skip
+    assert args.mode == "paper" and not args.quick and args.n_trials == 100
+    (zoo,) = args.zoos
+    assert (len(zoo.train), len(zoo.test), zoo.protocol) == (60, 36, "paper")
+    estimator, space = _common.make_estimator("gbm", False, paper=True)
+    assert (estimator.n_estimators, estimator.stopping_rounds, space) == (1000, 50, "gbm")
+    assert _common.trials_for("gbm", 100) >= 100 and _common.trials_for("dnn", 100) == 16
+    specs = _common.ZOO_SPECS["paper"]
+    assert _common.zoo_dir("digits", specs["digits"]).name == (
+        "digits-dataset=digits-epochs=18-n_networks=17000-seed=0"
+    )
+    assert all(s["n_networks"] - _common.PAPER_N_TRAIN >= 2000 for s in specs.values())
