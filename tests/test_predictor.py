@@ -51,8 +51,14 @@ def fitted(zoo):
 
 def test_registries_build_every_feature_set_and_estimator():
     layout = Layout.small_cnn_zoo()
+    from skweights.predictor import RAW_WEIGHT_ESTIMATORS
+
     for features in FEATURE_SETS:
         for estimator in ESTIMATORS:
+            if estimator in RAW_WEIGHT_ESTIMATORS and features != "weights":
+                with pytest.raises(ValueError, match="expected features='weights'"):
+                    make_predictor(layout, features, estimator)
+                continue
             pipe = make_predictor(layout, features, estimator)
             assert [name for name, _ in pipe.steps] == ["features", "model"]
     with pytest.raises(ValueError, match="unknown estimator 'nope'; expected one of"):
