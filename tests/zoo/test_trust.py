@@ -239,3 +239,24 @@ def test_a_damaged_finished_zoo_is_written_again_from_its_shards(reference, tmp_
     with pytest.warns(RuntimeWarning, match=r"finished zoo in .*damaged .*weights.npy is trunc"):
         generate_zoo(out, progress=False, **KW)
     assert _bytes(out) == _bytes(reference)
+
+
+def test_the_cli_shows_a_warning_as_one_line(reference, tmp_path):
+    out = tmp_path / "damaged-cli"
+    shutil.copytree(reference, out)
+    (out / "weights.npy").write_bytes((reference / "weights.npy").read_bytes()[:1000])
+    args = ["zoo", "generate", "--n-networks", "8", "--epochs", "2", "--seed", "3"]
+    code = "import sys; from skweights.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run(
+        [sys.executable, "-c", code, *args, "--group-size", "4", "--quiet", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (
+        run.stderr.splitlines()
+        == [l for l in run.stderr.splitlines() if l.startswith("skweights: warning: ")]
+        and len(run.stderr.splitlines()) == 1
+    ), run.stderr
+    assert "finished zoo in" in run.stderr and _bytes(out) == _bytes(reference)
