@@ -178,6 +178,11 @@ def plan_zoo(
         ("seed", seed, 0),
     ):
         _check_int(name, value, low)
+    if epochs_between_checkpoints is not None:
+        _check_int("epochs_between_checkpoints", epochs_between_checkpoints, 1)
+    for c in checkpoints if checkpoints is not None else ():
+        if not isinstance(c, (int, np.integer)) or isinstance(c, bool):
+            raise ValueError(f"checkpoints must be whole epochs (int), got {c!r} in {checkpoints}")
     ebc = epochs_between_checkpoints or default_epochs_between_checkpoints(epochs)
     ckpts = sorted(
         {
