@@ -154,7 +154,7 @@ def _read_npy(source: Path) -> np.ndarray:
         raise ValueError(
             f"{source} has shape {X.shape}; expected (n_networks, n_params) or (n_params,)"
         )
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
+    if not np.issubdtype(X.dtype, np.floating):
         raise ValueError(f"{source} has dtype {X.dtype}; expected floats")
     return np.asarray(X).reshape(1, -1) if X.ndim == 1 else np.asarray(X)
 

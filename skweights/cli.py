@@ -257,8 +257,27 @@ def search_settings(args: argparse.Namespace, zoo) -> dict:
     }
 
 
+class _NoInterruptTraceback:
+    """Logging filter: Optuna logs a trial stopped by Ctrl-C with a traceback; keep one line."""
+
+    def filter(self, record) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info = None
+        return True
+
+
+#: Optuna's logger of failed trials (``optuna.study._optimize``).
+OPTUNA_TRIAL_LOGGER = "optuna.study._optimize"
+
+
 def _make_search(args: argparse.Namespace, model, zoo):
+    import logging
+
     import optuna
+
+    logger = logging.getLogger(OPTUNA_TRIAL_LOGGER)
+    if not any(isinstance(f, _NoInterruptTraceback) for f in logger.filters):
+        logger.addFilter(_NoInterruptTraceback())
 
     from skweights.search import DEFAULT_HEARTBEAT, WeightSearchCV, is_rdb_url, study_name_for
 
@@ -554,10 +573,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a bad argument, from argparse; 130 for Ctrl-C). An unexpected error prints its traceback
     too when ``SKWEIGHTS_DEBUG=1``.
     """
+    import warnings
+
     from skweights._errors import error_line, show_traceback
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    format_warning = warnings.formatwarning
+    warnings.formatwarning = _warning_line
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -570,6 +593,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"skweights: error: {error_line(exc)}", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = format_warning
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning shown by the command line: one line, without the source line Python adds."""
+    return f"skweights: warning: {' '.join(str(message).split())}\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -267,3 +267,21 @@ def test_fit_nfn_saves_a_safe_predictor_whose_predictions_ignore_hidden_permutat
     assert main(["fit", str(zoo_path), "--estimator", "nfn", "--features", "stats",
                  "--out", str(tmp_path / "x.skops")]) == 1  # fmt: skip
     assert "expected features='weights', got 'stats'" in capsys.readouterr().err
+
+
+def test_a_trial_stopped_by_ctrl_c_is_logged_without_its_traceback():
+    import logging
+    import sys
+
+    from skweights.cli import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
+
+    def record(exc):
+        try:
+            raise exc
+        except BaseException:
+            info = sys.exc_info()
+        return logging.LogRecord(OPTUNA_TRIAL_LOGGER, logging.WARNING, "", 0, "failed", (), info)
+
+    interrupted, failed = record(KeyboardInterrupt()), record(ValueError("bad"))
+    assert _NoInterruptTraceback().filter(interrupted) and interrupted.exc_info is None
+    assert _NoInterruptTraceback().filter(failed) and failed.exc_info is not None

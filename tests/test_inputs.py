@@ -90,6 +90,14 @@ def test_a_3d_npy_names_the_expected_shape(predictor, tmp_path, capsys):
     assert "has shape (2, 5, 4970); expected (n_networks, n_params)" in err
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int8, np.uint16])
+def test_an_npy_of_integers_is_refused_not_predicted(predictor, zoo, tmp_path, capsys, dtype):
+    path = tmp_path / "quantized.npy"
+    np.save(path, np.round(zoo.weights[:2] * 100).astype(dtype))
+    err = _error(capsys, predictor[0], path)
+    assert f"quantized.npy has dtype {np.dtype(dtype)}; expected floats" in err
+
+
 def test_names_with_commas_are_quoted_in_the_csv(predictor, zoo, tmp_path, capsys):
     path = tmp_path / "a,b.npy"
     np.save(path, zoo.weights[:2])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +178,11 @@ def plan_zoo(
         ("seed", seed, 0),
     ):
         _check_int(name, value, low)
+    if epochs_between_checkpoints is not None:
+        _check_int("epochs_between_checkpoints", epochs_between_checkpoints, 1)
+    for c in checkpoints if checkpoints is not None else ():
+        if not isinstance(c, (int, np.integer)) or isinstance(c, bool):
+            raise ValueError(f"checkpoints must be whole epochs (int), got {c!r} in {checkpoints}")
     ebc = epochs_between_checkpoints or default_epochs_between_checkpoints(epochs)
     ckpts = sorted(
         {
@@ -253,8 +259,12 @@ def _check_manifest(store: ShardStore, plan: ZooPlan) -> bool:
     }
     if not same_args:
         raise ValueError(
-            f"{store.out} holds shards of a different generation "
-            f"({_differences({k: v for k, v in old.items() if k not in args}, new)}). "
+            f"{store.out} holds shards of a different generation ("
+            + _differences(
+                {k: v for k, v in old.items() if k not in args},
+                {k: v for k, v in new.items() if k not in args},
+            )
+            + "). "
             "Use another output directory or delete it."
         )
     older = old.get("grouping", 1) != GROUPING_VERSION or "environment" not in old
@@ -272,7 +282,18 @@ def _check_manifest(store: ShardStore, plan: ZooPlan) -> bool:
             f"({_differences(old['environment'], new['environment'])}); the networks would "
             f"differ. Resume under the same one, or delete {store.dir} to start again."
         )
-    return store.zoo_complete()
+    if not store.zoo_complete():
+        return False
+    shape = (plan.manifest["n_networks"] * len(plan.manifest["checkpoints"]), plan.n_params)
+    problem = store.zoo_problem(shape)
+    if problem is not None:
+        warnings.warn(
+            f"the finished zoo in {store.out} is damaged ({problem}); writing it again from "
+            "its shards",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return problem is None
 
 
 def _check_environment(plan: ZooPlan, group: int, env: Mapping) -> None:

@@ -49,6 +49,11 @@ def check_output_dir(out: str | os.PathLike) -> Path:
     if not str(out).strip():
         raise ValueError("the output directory is empty (''); give a directory for the zoo")
     out = Path(out)
+    if out.resolve() == Path(out.resolve().anchor):
+        raise ValueError(
+            f"cannot write a zoo to {out}: it is the root of the file system; give a "
+            "directory of its own, such as zoos/digits"
+        )
     for parent in (out, *out.parents):
         if parent.exists() and not parent.is_dir():
             raise ValueError(f"cannot write a zoo to {out}: {parent} is a file, not a directory")
@@ -130,15 +135,33 @@ class ShardStore:
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text())
+            manifest = json.loads(path.read_text())
         except ValueError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); delete {self.dir}") from None
+        if not isinstance(manifest, dict):
+            raise ValueError(
+                f"{path} holds a JSON {type(manifest).__name__}, expected the object this "
+                f"generator writes (edited by hand?); delete {self.dir}"
+            )
+        return manifest
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         atomic_write_bytes(self.dir / MANIFEST, json.dumps(manifest, indent=1).encode())
 
     def zoo_complete(self) -> bool:
         return all((self.out / f).exists() for f in ZOO_FILES)
+
+    def zoo_problem(self, shape: tuple[int, int]) -> str | None:
+        """Why the finished ``weights.npy`` is not the ``shape`` matrix it must be, or None."""
+        from skweights._format import weights_header
+
+        try:
+            found = weights_header(self.out / WEIGHTS_FILE)[0]
+        except (OSError, ValueError) as exc:
+            return str(exc)
+        if tuple(found) != tuple(shape):
+            return f"{self.out / WEIGHTS_FILE} has shape {found}, expected {shape}"
+        return None
 
     # ---------------------------------------------------------------- shards
     def shard_path(self, group: int) -> Path | None:

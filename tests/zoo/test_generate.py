@@ -213,6 +213,21 @@ def test_invalid_arguments(tmp_path):
         generate_zoo(tmp_path, n_networks=2, epochs=2, checkpoints=[5], progress=False)
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"checkpoints": [0.5, 2]}, r"checkpoints must be whole epochs \(int\), got 0.5"),
+        ({"checkpoints": [True, 2]}, r"checkpoints must be whole epochs \(int\), got True"),
+        ({"epochs_between_checkpoints": -3}, "epochs_between_checkpoints must be an integer"),
+        ({"epochs_between_checkpoints": True}, "epochs_between_checkpoints must be an integer"),
+    ],
+)
+def test_checkpoint_arguments_are_never_truncated_or_read_as_bools(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate_zoo(tmp_path / "z", n_networks=2, epochs=2, progress=False, **kwargs)
+    assert not (tmp_path / "z" / "weights.npy").exists()
+
+
 def test_init_matches_keras_initializers():
     """The JAX-native group initialisation equals the Keras initializers, for every kind."""
     from skweights.zoo._architecture import init_params, param_shapes

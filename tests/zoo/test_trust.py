@@ -133,6 +133,12 @@ def test_an_output_path_under_a_file_is_refused(tmp_path):
         generate_zoo(tmp_path / "file" / "zoo", progress=False, **KW)
 
 
+@pytest.mark.parametrize("root", ["/", "/tmp/.."])
+def test_the_root_of_the_file_system_is_refused(root):
+    with pytest.raises(ValueError, match="root of the file system"):
+        generate_zoo(root, progress=False, **KW)
+
+
 # ------------------------------------------------------------------ 3. kills and broken files
 def test_a_corrupt_shard_is_named_and_trained_again(reference, tmp_path):
     out = tmp_path / "corrupt"
@@ -204,3 +210,53 @@ def test_the_cli_reports_a_refused_output_directory_in_one_line(reference, tmp_p
     assert len(err) == 2 and all(line.startswith("skweights: error: ") for line in err)
     assert "did not write" in err[0] and "output directory is empty" in err[1]
     assert "unexpected" not in " ".join(err)
+
+
+def test_a_manifest_that_is_not_an_object_is_named_not_a_crash(reference, tmp_path):
+    out = tmp_path / "listed"
+    shutil.copytree(reference, out)
+    (out / ".shards" / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"manifest.json holds a JSON list, expected the object"):
+        generate_zoo(out, progress=False, **KW)
+
+
+def test_an_edited_manifest_names_only_the_argument_that_differs(reference, tmp_path):
+    out = tmp_path / "edited"
+    shutil.copytree(reference, out)
+    manifest = out / ".shards" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"seed": 3', '"seed": 4'))
+    with pytest.raises(ValueError, match="different generation") as info:
+        generate_zoo(out, progress=False, **KW)
+    assert "(seed: 4 there, 3 now)" in str(info.value), info.value
+    assert "environment" not in str(info.value) and "grouping" not in str(info.value)
+
+
+def test_a_damaged_finished_zoo_is_written_again_from_its_shards(reference, tmp_path):
+    out = tmp_path / "damaged"
+    shutil.copytree(reference, out)
+    weights = out / "weights.npy"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a truncated copy, say
+    with pytest.warns(RuntimeWarning, match=r"finished zoo in .*damaged .*weights.npy is trunc"):
+        generate_zoo(out, progress=False, **KW)
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_the_cli_shows_a_warning_as_one_line(reference, tmp_path):
+    out = tmp_path / "damaged-cli"
+    shutil.copytree(reference, out)
+    (out / "weights.npy").write_bytes((reference / "weights.npy").read_bytes()[:1000])
+    args = ["zoo", "generate", "--n-networks", "8", "--epochs", "2", "--seed", "3"]
+    code = "import sys; from skweights.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = subprocess.run(
+        [sys.executable, "-c", code, *args, "--group-size", "4", "--quiet", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    assert (
+        run.stderr.splitlines()
+        == [l for l in run.stderr.splitlines() if l.startswith("skweights: warning: ")]
+        and len(run.stderr.splitlines()) == 1
+    ), run.stderr
+    assert "finished zoo in" in run.stderr and _bytes(out) == _bytes(reference)
