@@ -409,6 +409,22 @@ class WeightSearchCV(MetaEstimatorMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.close()
+        self._warn_if_short(quota)
+
+    def _warn_if_short(self, quota) -> None:
+        """A search that ends with fewer finished trials than asked says so (rerun continues)."""
+        if self.n_trials is None or self.timeout is not None:
+            return
+        trials = self.study_.get_trials(deepcopy=False)
+        finished = quota.counts(trials)[0]
+        if finished < self.n_trials:
+            failed = sum(t.state == optuna.trial.TrialState.FAIL for t in trials)
+            warnings.warn(
+                f"study {self.study_.study_name!r} holds {finished} of {self.n_trials} finished "
+                f"trials ({failed} failed); rerun the same search to continue",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     # ---------------------------------------------------------------------- delegation
     def _check_refit(self) -> bool:

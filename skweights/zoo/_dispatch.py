@@ -102,6 +102,19 @@ def run_local(
 
 
 # ------------------------------------------------------------------------------ dask
+def check_dispatch(backend: str | None, scheduler: Any) -> None:
+    """Refuse a bad ``backend`` or ``scheduler`` before anything is planned or written."""
+    if backend not in (None, "loky", "dask"):
+        raise ValueError(f"backend must be None, 'loky' or 'dask', got {backend!r}")
+    if scheduler is None or not isinstance(scheduler, str):
+        return  # None, or a Client (checked when used)
+    if "://" not in scheduler and ":" not in scheduler:
+        raise ValueError(
+            f"scheduler must be a dask scheduler address such as 'tcp://127.0.0.1:8786' or a "
+            f"distributed.Client, got {scheduler!r}"
+        )
+
+
 def _dask_client(scheduler: Any):
     try:
         from distributed import Client
@@ -122,10 +135,10 @@ def _dask_client(scheduler: Any):
                 "backend='dask' needs a cluster: pass scheduler='tcp://HOST:8786' or create a "
                 "distributed.Client first"
             ) from None
-    if not isinstance(scheduler, str) or "://" not in scheduler and ":" not in scheduler:
+    check_dispatch("dask", scheduler)
+    if not isinstance(scheduler, str):
         raise ValueError(
-            f"scheduler must be a dask scheduler address such as 'tcp://127.0.0.1:8786' or a "
-            f"distributed.Client, got {scheduler!r}"
+            f"scheduler must be an address or a distributed.Client, got {scheduler!r}"
         )
     try:
         return Client(scheduler, timeout="20s"), True
@@ -172,8 +185,7 @@ def dispatch(
 ) -> Iterator[tuple[int, dict, dict]]:
     """Pick the dispatcher: dask when a scheduler (or ``backend="dask"``) is given, else local."""
     tasks = list(tasks)
-    if backend not in (None, "loky", "dask"):
-        raise ValueError(f"backend must be None, 'loky' or 'dask', got {backend!r}")
+    check_dispatch(backend, scheduler)
     if scheduler is not None or backend == "dask":
         return run_dask(tasks, scheduler)
     return run_local(tasks, workers, pin_workers)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from skweights.zoo._architecture import min_image_size, param_shapes
-from skweights.zoo._dispatch import GroupTask, dispatch
+from skweights.zoo._dispatch import GroupTask, check_dispatch, dispatch
 from skweights.zoo._hyperparameters import resolve_ranges, sample_hyperparameters
 from skweights.zoo._store import ShardStore, check_output_dir
 
@@ -316,7 +316,7 @@ def assemble_zoo(store: ShardStore, plan: ZooPlan) -> Path:
 
     weights, frames = [], []
     for g, members in enumerate(plan.groups):
-        shard = store.read_shard(g)
+        shard = store.read_shard(g, members)
         if shard is None:
             raise RuntimeError(f"shard of group {g} vanished or broke during the run; rerun")
         frame = pd.DataFrame(
@@ -454,6 +454,7 @@ def generate_zoo(
     ['layout.csv', 'metrics.csv.gz', 'weights.npy']
     """
     _check_int("workers", workers, 1)
+    check_dispatch(backend, scheduler)
     out = check_output_dir(out)
     plan = plan_zoo(
         dataset, n_networks, epochs, seed, group_size, checkpoints,
@@ -464,7 +465,7 @@ def generate_zoo(
     with ShardStore(out, owner) as store:
         if _check_manifest(store, plan):
             return out
-        done = store.verify_shards(len(plan.groups))
+        done = store.verify_shards(plan.groups)
         todo = [g for g in range(len(plan.groups)) if g not in done]
         _train_groups(store, plan, todo, workers, backend, scheduler, pin_workers, data_home,
                       batch_size, progress)  # fmt: skip
@@ -489,7 +490,8 @@ def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home
         tasks = plan.tasks(todo, data_home, batch_size)
         for group, result, env in dispatch(tasks, workers, backend, scheduler, pin):
             _check_environment(plan, group, env)
-            store.write_shard(group, result)
+            runs = np.asarray(plan.groups[group])
+            store.write_shard(group, {**result, "group": np.asarray(group), "runs": runs})
             if bar is not None:
                 bar.update(len(plan.groups[group]))
     finally:

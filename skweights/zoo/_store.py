@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ LOCK = "lock"
 OWNER = "owner.json"
 ZOO_FILES = (WEIGHTS_FILE, METRICS_FILE, LAYOUT_FILE)
 SHARD_KEYS = ("weights", "network", "step", "test_accuracy", "test_loss", "train_accuracy",
-              "train_loss")  # fmt: skip
+              "train_loss", "group", "runs")  # fmt: skip
 
 
 class GenerationLockedError(BlockingIOError):
@@ -112,9 +112,14 @@ class ShardStore:
             self._lock = None
 
     def _holder(self) -> str:
-        try:
-            info = json.loads((self.dir / OWNER).read_text())
-        except (OSError, ValueError):
+        info = None
+        for _ in range(20):  # the holder writes owner.json right after taking the lock
+            try:
+                info = json.loads((self.dir / OWNER).read_text())
+                break
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        if info is None:
             return "holder unknown"
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.pop("started", 0)))
         pid, host = info.pop("pid", "?"), info.pop("host", "?")
@@ -181,9 +186,11 @@ class ShardStore:
         _fsync_dir(self.dir)
         return path
 
-    def read_shard(self, group: int) -> dict[str, np.ndarray] | None:
+    def read_shard(self, group: int, runs: Sequence[int]) -> dict[str, np.ndarray] | None:
         """The arrays of ``group``'s shard, or None (with a warning) when it is corrupt.
 
+        A shard is good when its bytes match the checksum in its name and it holds the networks
+        ``runs`` of ``group`` (so a shard copied or renamed to another group's name is caught).
         A corrupt shard is deleted so that the next run trains the group again.
         """
         path = self.shard_path(group)
@@ -201,6 +208,8 @@ class ShardStore:
                 missing = set(SHARD_KEYS) - set(shard)
                 if missing:
                     problem = f"it lacks {sorted(missing)}"
+                elif int(shard["group"]) != group or not np.array_equal(shard["runs"], runs):
+                    problem = f"it holds the networks of group {int(shard['group'])}"
             except Exception as exc:  # a checksummed file np cannot read: written by others
                 problem = f"it cannot be read ({type(exc).__name__}: {exc})"
         if problem is not None:
@@ -214,9 +223,13 @@ class ShardStore:
             return None
         return shard
 
-    def verify_shards(self, n_groups: int) -> set[int]:
-        """Verify every finished shard; return the groups whose shards are good."""
-        return {g for g in self.finished_groups(n_groups) if self.read_shard(g) is not None}
+    def verify_shards(self, groups: Sequence[Sequence[int]]) -> set[int]:
+        """Verify every finished shard of ``groups`` (run indices per group); the good ones."""
+        return {
+            g
+            for g in self.finished_groups(len(groups))
+            if self.read_shard(g, groups[g]) is not None
+        }
 
 
 def _fsync_dir(path: Path) -> None:

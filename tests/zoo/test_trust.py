@@ -260,3 +260,24 @@ def test_the_cli_shows_a_warning_as_one_line(reference, tmp_path):
         and len(run.stderr.splitlines()) == 1
     ), run.stderr
     assert "finished zoo in" in run.stderr and _bytes(out) == _bytes(reference)
+
+
+def test_a_shard_renamed_to_another_group_is_caught_and_trained_again(reference, tmp_path):
+    out = tmp_path / "renamed"
+    shutil.copytree(reference / ".shards", out / ".shards")
+    first = sorted((out / ".shards").glob("group-00000-*.npz"))[0]
+    for second in (out / ".shards").glob("group-00001-*.npz"):
+        second.unlink()
+    digest = first.stem.rsplit("-", 1)[-1]
+    shutil.copy(first, out / ".shards" / f"group-00001-{digest}.npz")  # checksum still right
+    with pytest.warns(RuntimeWarning, match="holds the networks of group 0"):
+        generate_zoo(out, progress=False, **KW)
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_a_bad_scheduler_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="scheduler must be a dask scheduler address"):
+        generate_zoo(tmp_path / "z", scheduler="garbage", progress=False, **KW)
+    with pytest.raises(ValueError, match="backend must be None, 'loky' or 'dask'"):
+        generate_zoo(tmp_path / "z", backend="nope", progress=False, **KW)
+    assert not (tmp_path / "z").exists()
