@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,4 +82,5 @@ def test_user_guide_code_runs_on_the_test_zoo(zoo_path, tmp_path):
     # statistics per tensor ignore the order inside a tensor: exactly no change
     assert "permute within tensors   MAD = 0.0000" in out
     assert "(96, 4970) ['conv2d', 'conv2d_1', 'conv2d_2', 'dense']" in out
-    assert "same as the zoo row: True" in out and "coverage 0." in out
+    assert "same as the zoo row: True" in out
+    assert re.search(r"coverage (0\.\d\d|1\.00)\n", out), out  # a fraction of networks
