@@ -208,16 +208,9 @@ class WeightMLP(RegressorMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------------
     def _split(self, n_samples: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
         """Training and validation row indices (validation empty without early stopping)."""
-        if not self.early_stopping:
-            return np.arange(n_samples), np.arange(0)
-        n_val = max(1, int(round(self.validation_fraction * n_samples)))
-        if n_samples - n_val < 1:
-            raise ValueError(
-                f"early_stopping needs at least 2 samples (1 for training, 1 for validation), "
-                f"got n_samples = {n_samples}; set early_stopping=False"
-            )
-        order = rng.permutation(n_samples)
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
+        from skweights.models._split import validation_split
+
+        return validation_split(n_samples, self.validation_fraction, self.early_stopping, rng)
 
     def _build(self, n_features: int, rng: np.random.RandomState):
         keras = _keras()
