@@ -176,7 +176,7 @@ def run(argv=None) -> str:
     if "--zoo" not in argv:
         dataset = argv[argv.index("--dataset") + 1] if "--dataset" in argv else "digits"
         argv += ["--zoo", str(_ensure(dataset, {**TRAIN_SPECS[mode], "dataset": dataset}))]
-    args = C.parse(p, argv, quick_trials=2, full_trials=12)
+    args = C.parse(p, argv)
     train = args.zoos[0]
     targets = [C.load(t) for t in (args.target or default_targets(mode, args.dataset))]
     base_units = architecture(train)[1]

@@ -144,7 +144,7 @@ def _trials_of(storage, pid, state):
     return [t.number for t in trials if t.user_attrs.get("worker") == worker]
 
 
-def _stop_mid_trial(proc, storage, timeout=120):
+def _stop_mid_trial(proc, storage, timeout=600):
     """SIGSTOP ``proc`` at a moment it has a running trial (after a finished one); return it.
 
     A stopped process cannot finish its trial, so the SIGKILL that follows is mid-trial.
@@ -184,12 +184,12 @@ def test_killed_worker_trial_is_failed_retried_and_the_study_ends_with_n_trials(
                 or _trials_of(storage, b.pid, TrialState.COMPLETE)
                 or None
             ),
-            120,
+            600,  # a fresh CLI process beside the rest of the suite on 2 cores
             "worker B's first trial",
         )
         a.send_signal(signal.SIGKILL)
         assert a.wait(timeout=30) == -signal.SIGKILL
-        assert b.wait(timeout=180) == 0
+        assert b.wait(timeout=600) == 0
     finally:
         for proc in (a, b):
             if proc is not None and proc.poll() is None:
@@ -202,7 +202,7 @@ def test_killed_worker_trial_is_failed_retried_and_the_study_ends_with_n_trials(
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=600,
     )
     assert rerun.returncode == 0, rerun.stderr
     assert "held-out" in rerun.stdout
