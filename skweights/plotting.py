@@ -70,6 +70,19 @@ def _point_alpha(n: int) -> float:
     return float(np.clip(300.0 / max(n, 1), 0.08, 0.8))
 
 
+def _corner_note(ax, text: str) -> None:
+    """A boxed note in the upper left corner of ``ax`` (scores, coverage)."""
+    ax.text(
+        0.04,
+        0.96,
+        text,
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+    )
+
+
 def plot_true_vs_predicted(
     y_true: Any, y_pred: Any, ax: Axes | None = None, title: str | None = None
 ) -> Axes:
@@ -145,15 +158,7 @@ def plot_true_vs_predicted(
 
     tau = kendalltau(y_true, y_pred).statistic if y_true.size > 1 else np.nan
     r2 = r2_score(y_true, y_pred) if y_true.size > 1 else np.nan
-    ax.text(
-        0.04,
-        0.96,
-        f"Kendall τ = {tau:.2f}\nR² = {r2:.2f}\nn = {y_true.size}",
-        transform=ax.transAxes,
-        va="top",
-        ha="left",
-        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
-    )
+    _corner_note(ax, f"Kendall τ = {tau:.2f}\nR² = {r2:.2f}\nn = {y_true.size}")
     ax.set_xlabel("true test accuracy")
     ax.set_ylabel("predicted test accuracy")
     if title is not None:
@@ -207,15 +212,9 @@ def plot_prediction_intervals(
     ax.vlines(x, bounds[:, 0], bounds[:, 1], colors=colors, alpha=0.6, linewidth=2)
     ax.scatter(x, y_pred, s=8, color="tab:blue", zorder=3, label="predicted")
     ax.scatter(x, y_true, s=14, marker="_", color="black", zorder=4, label="true")
-    ax.text(
-        0.04,
-        0.96,
-        f"coverage = {covered.mean():.2f}\nmean width = {np.mean(bounds[:, 1] - bounds[:, 0]):.3f}"
-        f"\nn = {y_true.size}",
-        transform=ax.transAxes,
-        va="top",
-        ha="left",
-        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+    width = np.mean(bounds[:, 1] - bounds[:, 0])
+    _corner_note(
+        ax, f"coverage = {covered.mean():.2f}\nmean width = {width:.3f}\nn = {y_true.size}"
     )
     ax.set_xlabel("networks, sorted by true test accuracy")
     ax.set_ylabel("test accuracy")
