@@ -16,6 +16,9 @@ Every ``table*.py`` script uses the same protocol (paper Sec. 4.2 scaled down to
 
 Results of one (zoo, estimator, feature set, trials, seed) cell are cached as JSON under
 ``zoos/.bench-cache/`` so that Table 1 and Table 2 share their GBM cells and a rerun is free.
+Outside quick mode each cell's search lives in its own SQLite study under
+``.bench-cache/studies/``: a killed run resumes its cells where they stopped, and rerunning
+with a larger ``--n-trials`` extends the same studies.
 """
 
 from __future__ import annotations
@@ -340,6 +343,23 @@ def _cache_path(parts: dict[str, Any]) -> Path:
     return CACHE_DIR / f"{parts['kind']}-{parts['feature']}-{digest}.json"
 
 
+def _cell_study(parts: dict[str, Any], fresh: bool = False) -> tuple[str, str]:
+    """(SQLite URL, study name) of the search of one cell: a killed cell resumes where it was.
+
+    The key leaves out the number of trials, so a cell run with 20 trials and then with 100
+    continues the same study (its 20 finished trials count toward the 100). ``fresh`` deletes
+    the study first (``--no-cache``).
+    """
+    key = {k: v for k, v in parts.items() if k != "n_trials"}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    name = f"{parts['kind']}-{parts['feature']}-{digest}"
+    path = CACHE_DIR / "studies" / f"{name}.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        path.unlink(missing_ok=True)
+    return f"sqlite:///{path}", name
+
+
 def evaluate(
     zoo: Zoo,
     kind: str,
@@ -381,6 +401,7 @@ def evaluate(
     path = _cache_path(parts)
     if use_cache and path.is_file():
         return json.loads(path.read_text())
+    storage, study_name = (None, None) if quick else _cell_study(parts, fresh=not use_cache)
 
     start = time.perf_counter()
     X = features(zoo, feature)
@@ -397,6 +418,11 @@ def evaluate(
         sampler_seed=seed,
         # paper mode: 100+ trials per cell are affordable only with fold-wise pruning
         pruner="halving" if zoo.protocol == "paper" else None,
+        storage=storage,
+        study_name=study_name,
+        # a trial of a killed run stays RUNNING without a heartbeat; with one, the next run
+        # fails it and re-queues its configuration
+        heartbeat_interval=None if storage is None else 60,
     ).fit(X_train, y_train)
     best = clone(estimator).set_params(**search.best_params_)
     r2, mse = [], []

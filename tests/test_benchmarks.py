@@ -317,3 +317,25 @@ def test_paper_mode_uses_the_paper_protocol_and_budget(zoo_path):
         "digits-dataset=digits-epochs=18-n_networks=17000-seed=0"
     )
     assert all(s["n_networks"] - _common.PAPER_N_TRAIN >= 2000 for s in specs.values())
+
+
+def test_a_cell_search_resumes_and_extends_its_study(zoo_path, bench_cache):
+    import optuna
+
+    zoo = _common.load(zoo_path, 0.5, 0, "full")
+    first = _common.evaluate(zoo, "lin", "W_L", 2, quick=False)
+    (db,) = (bench_cache / "studies").glob("lin-W_L-*.db")
+    name = db.stem
+
+    def n_complete():
+        study = optuna.load_study(study_name=name, storage=f"sqlite:///{db}")
+        return len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+
+    assert n_complete() == 2
+    # more trials: the same study goes on (2 kept + 1 new), and the cell result is new
+    more = _common.evaluate(zoo, "lin", "W_L", 3, quick=False)
+    assert n_complete() == 3 and more["n_trials"] == 3 and first["n_trials"] == 2
+    # a cached cell costs nothing; --no-cache starts the study afresh
+    assert _common.evaluate(zoo, "lin", "W_L", 3, quick=False) == more
+    _common.evaluate(zoo, "lin", "W_L", 1, quick=False, use_cache=False)
+    assert n_complete() == 1
