@@ -273,7 +273,7 @@ def test_a_trial_stopped_by_ctrl_c_is_logged_without_its_traceback():
     import logging
     import sys
 
-    from skweights.cli import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
+    from skweights.cli._fit import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
 
     def record(exc):
         try:

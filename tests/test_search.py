@@ -460,7 +460,8 @@ def test_same_fit_command_resumes_its_study_and_other_settings_are_refused(
 
 
 def test_fit_uses_a_heartbeat_for_database_urls_only(zoo, tmp_path):
-    from skweights.cli import _make_search, build_parser
+    from skweights.cli import build_parser
+    from skweights.cli._fit import _make_search
     from skweights.predictor import make_predictor
 
     def search(*extra):
