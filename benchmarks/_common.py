@@ -272,6 +272,10 @@ def features(zoo: Zoo, key: str) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- estimators
 ESTIMATORS = {"lin": "L-Linear", "gbm": "GBM", "dnn": "DNN"}
+#: Estimators beyond the paper (issue 16), not in its tables' defaults: the neural functional
+#: (`skweights.models.NeuralFunctionalRegressor`) reads the raw weights (feature set "W").
+EXTRA_ESTIMATORS = {"nfn": "NFN-HNP"}
+ESTIMATOR_NAMES = {**ESTIMATORS, **EXTRA_ESTIMATORS}
 
 
 def _fast_gbm_space(n_features: int) -> dict:
@@ -288,12 +292,21 @@ def _fast_gbm_space(n_features: int) -> dict:
     return space
 
 
-def make_estimator(kind: str, quick: bool, seed: int = 0, paper: bool = False):
-    """(estimator, search space) of an estimator kind: "lin", "gbm" or "dnn".
+def make_estimator(kind: str, quick: bool, seed: int = 0, paper: bool = False, layout=None):
+    """(estimator, search space) of an estimator kind: "lin", "gbm", "dnn" or "nfn".
 
     ``paper=True`` (paper mode): the GBM gets the paper's 1000 rounds / 50-round patience and
     the paper's whole space (`skweights.search.gbm_space`, learning rate down to 0.01).
+    ``layout`` (the zoo's) is required by "nfn", which unflattens the raw weights with it.
     """
+    if kind == "nfn":
+        from skweights.models import NeuralFunctionalRegressor
+
+        if layout is None:
+            raise ValueError("the 'nfn' estimator needs the zoo's layout; got layout=None")
+        small = {"hidden_channels": (2,), "head_units": (8,), "epochs": 2} if quick else {}
+        est = NeuralFunctionalRegressor(layout, statistics=True, random_state=seed, **small)
+        return est, "nfn"
     if kind == "gbm" and paper:
         from skweights.models._gbm import EarlyStoppingLGBMRegressor
 
@@ -330,7 +343,7 @@ def make_estimator(kind: str, quick: bool, seed: int = 0, paper: bool = False):
 
         est = WeightMLP(epochs=5 if quick else 60, patience=3 if quick else 8, random_state=seed)
         return est, "mlp"
-    raise ValueError(f"estimator kind must be one of {sorted(ESTIMATORS)}, got {kind!r}")
+    raise ValueError(f"estimator kind must be one of {sorted(ESTIMATOR_NAMES)}, got {kind!r}")
 
 
 def trials_for(kind: str, n_trials: int) -> int:
@@ -382,7 +395,9 @@ def evaluate(
     from skweights.search import WeightSearchCV
 
     n_trials = trials_for(kind, n_trials)
-    estimator, space = make_estimator(kind, quick, seed, paper=zoo.protocol == "paper")
+    estimator, space = make_estimator(
+        kind, quick, seed, paper=zoo.protocol == "paper", layout=zoo.layout
+    )
     parts = {
         "zoo": zoo.fingerprint,
         "kind": kind,
@@ -449,7 +464,9 @@ def evaluate(
 def fit_best(zoo: Zoo, kind: str, feature: str, n_trials: int, quick: bool, seed: int = 0):
     """The best configuration of `evaluate` refitted on the whole training split."""
     result = evaluate(zoo, kind, feature, n_trials, quick=quick, seed=seed)
-    estimator, _ = make_estimator(kind, quick, seed, paper=zoo.protocol == "paper")
+    estimator, _ = make_estimator(
+        kind, quick, seed, paper=zoo.protocol == "paper", layout=zoo.layout
+    )
     estimator.set_params(**result["best_params"])
     X = features(zoo, feature)
     return estimator.fit(X[zoo.train], zoo.target[zoo.train])

@@ -52,7 +52,10 @@ def sizes_for(zoo: C.Zoo, sizes) -> list[int]:
 
 
 def _configured(zoo: C.Zoo, kind: str, feature: str, args, seed: int):
-    estimator, _ = C.make_estimator(kind, args.quick, seed, paper=zoo.protocol == "paper")
+    if kind == "nfn" and feature != "W":
+        raise ValueError(f"the 'nfn' estimator reads raw weights (feature 'W'), got {feature!r}")
+    paper = zoo.protocol == "paper"
+    estimator, _ = C.make_estimator(kind, args.quick, seed, paper=paper, layout=zoo.layout)
     if args.tuned:
         best = C.evaluate(zoo, kind, feature, args.n_trials, args.quick, args.seed)
         estimator.set_params(**best["best_params"])
@@ -106,6 +109,8 @@ def curves(zoo: C.Zoo, args) -> dict[tuple[str, str], dict[int, list[dict]]]:
     out = {}
     for feature in args.features:
         for kind in args.estimators:
+            if kind == "nfn" and feature != "W":  # the neural functional reads raw weights
+                continue
             out[kind, feature] = {
                 size: [point(zoo, kind, feature, size, r, args) for r in range(args.repeats)]
                 for size in sizes_for(zoo, args.sizes)
@@ -114,7 +119,7 @@ def curves(zoo: C.Zoo, args) -> dict[tuple[str, str], dict[int, list[dict]]]:
 
 
 def _label(kind: str, feature: str) -> str:
-    return f"{C.ESTIMATORS[kind]} on {C.FEATURE_SETS[feature].symbol}"
+    return f"{C.ESTIMATOR_NAMES[kind]} on {C.FEATURE_SETS[feature].symbol}"
 
 
 def plot(zoo: C.Zoo, curve: dict, path: Path) -> Path:
@@ -171,7 +176,10 @@ def run(argv=None) -> str:
     p = C.parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", type=int, default=None, help=f"default {SIZES}")
     p.add_argument("--features", nargs="+", default=list(FEATURES), choices=C.FEATURE_SETS)
-    p.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=C.ESTIMATORS)
+    p.add_argument(
+        "--estimators", nargs="+", default=list(ESTIMATORS), choices=C.ESTIMATOR_NAMES,
+        help="estimator kinds; 'nfn' (the neural functional) runs on the raw weights only",
+    )  # fmt: skip
     p.add_argument("--repeats", type=int, default=None, help="subsamples per size (default 3)")
     p.add_argument("--tuned", action="store_true", help="use each cell's CV-searched config")
     args = C.parse(p, argv)

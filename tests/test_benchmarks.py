@@ -339,3 +339,21 @@ def test_a_cell_search_resumes_and_extends_its_study(zoo_path, bench_cache):
     assert _common.evaluate(zoo, "lin", "W_L", 3, quick=False) == more
     _common.evaluate(zoo, "lin", "W_L", 1, quick=False, use_cache=False)
     assert n_complete() == 1
+
+
+def test_learning_curve_runs_the_neural_functional_on_raw_weights_only(
+    zoo_path, tmp_path, bench_cache
+):
+    import json
+
+    import learning_curve
+
+    argv = _args(zoo_path, tmp_path / "lc.md", "--features", "W_L", "W", "--sizes", "24", "48",
+                 "--estimators", "gbm", "nfn", "--repeats", "1")  # fmt: skip
+    text = learning_curve.run(argv)
+    labels = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    assert {"NFN-HNP on W", "GBM on W_L", "GBM on W"} <= set(labels)
+    assert not any(label.startswith("NFN-HNP on W_L") for label in labels)
+    points = [json.loads(p.read_text()) for p in bench_cache.glob("lc-nfn-W-*.json")]
+    assert sorted(p["size"] for p in points) == [24, 48]
+    assert all(-10 < p["r2"] <= 1 and -1 <= p["tau"] <= 1 for p in points)
