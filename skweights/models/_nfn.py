@@ -61,8 +61,9 @@ class NeuralFunctionalRegressor(RegressorMixin, BaseEstimator):
 
     Each epoch runs as one compiled program (a ``lax.scan`` over its batches), on objects
     gathered from the rows once per ``fit``; the cost is the model's own arithmetic (see
-    ``benchmarks/bench_nfn_speed.py``: about 700 networks x epochs per second with the default
-    sizes on 2 shared CPU cores, i.e. ~7 minutes for 10,000 networks x 30 epochs).
+    ``benchmarks/bench_nfn_speed.py``: 350-700 networks x epochs per second with the default
+    sizes on 2 CPU cores shared with other jobs, i.e. 7-15 minutes for 10,000 networks x 30
+    epochs).
 
     Parameters
     ----------
