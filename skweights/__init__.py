@@ -26,6 +26,7 @@ _EXPORTS = {
     "LogitLinearRegressor": "skweights.models",
     "WeightMLP": "skweights.models",
     "NeuralFunctionalRegressor": "skweights.models",
+    "PermutationAugmentedRegressor": "skweights.models",
     "EarlyStoppingLGBMRegressor": "skweights.models",
     "kendall_tau": "skweights.metrics",
     "kendall_tau_scorer": "skweights.metrics",

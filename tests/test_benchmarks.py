@@ -285,6 +285,37 @@ def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(zoo_path, tmp_
     assert text.count("| NFN-HNP (NeuralFunctionalRegressor) |") == 2
 
 
+def test_bench_nfn_speed_compares_a_git_revision_with_this_checkout(zoo_path, tmp_path):
+    import bench_nfn_speed
+
+    out = tmp_path / "speed.md"
+    tiny = '{"hidden_channels": [2], "head_units": [8], "batch_size": 16}'
+    argv = ["--zoo", str(zoo_path), "--n-train", "40", "--epochs", "1", "--repeats", "1"]
+    runs = bench_nfn_speed.main(
+        [*argv, "--baseline", "HEAD", "--nfn-params", tiny, "--out", str(out)]
+    )
+    (base,), (new,) = runs["baseline"], runs["current"]
+    assert Path(new["source"]) == Path(bench_nfn_speed.ROOT) / "skweights"
+    assert Path(base["source"]) != Path(new["source"])  # the exported revision, not this one
+    assert base["n_train"] == new["n_train"] == 40 and len(new["pred"]) == 56
+    assert new["fit_nets_epochs_per_s"] > 0 and new["predict_nets_per_s"] > 0
+    text = out.read_text()
+    assert "| baseline `HEAD` |" in text and "| this checkout |" in text
+    assert re.search(r"speed-up \(current / baseline\): fit [\d.]+x, predict [\d.]+x", text)
+
+
+def test_bench_augment_reports_each_predictor_with_and_without_copies(zoo_path, tmp_path):
+    import bench_augment
+
+    out = tmp_path / "augment.md"
+    argv = ["--zoo", str(zoo_path), "--n-train", "48", "--predictors", "gbm"]
+    results = bench_augment.main([*argv, "--copies", "0", "2", "--out", str(out)])
+    assert [(r["kind"], r["copies"]) for r in results] == [("gbm", 0), ("gbm", 2)]
+    assert all(-1 <= r["tau"] <= 1 and r["fit_time"] > 0 for r in results)
+    assert results[0]["tau"] != results[1]["tau"]  # the copies change the fit
+    assert out.read_text().count("| GBM on raw weights |") == 2
+
+
 def test_learning_curve_points_are_cached_and_drawn(zoo_path, tmp_path, bench_cache):
     import learning_curve
 

@@ -6,7 +6,9 @@ documented mode that maps the sigmoid onto ``[min(y), max(y)]``. ``WeightMLP`` i
 (one narrow hidden layer, few epochs) so the battery stays fast; its numerics are tested in
 ``tests/models/test_mlp.py``. ``NeuralFunctionalRegressor`` runs with ``layout=None`` (the
 columns as one dense layer) and a tiny network; its symmetry and learning are tested on the real
-zoo in ``tests/models/test_nfn.py``. The feature transformers run with ``layout=None`` (one tensor
+zoo in ``tests/models/test_nfn.py``; ``PermutationAugmentedRegressor`` too runs with
+``layout=None`` (nothing to permute; its augmentation is tested in
+``tests/models/test_augment.py``). The feature transformers run with ``layout=None`` (one tensor
 spanning all columns of X), which lets them accept the checks' arbitrary data.
 """
 
@@ -22,7 +24,12 @@ from skweights.features import (
     WeightScaler,
 )
 from skweights.intervals import ConformalPredictor
-from skweights.models import LogitLinearRegressor, NeuralFunctionalRegressor, WeightMLP
+from skweights.models import (
+    LogitLinearRegressor,
+    NeuralFunctionalRegressor,
+    PermutationAugmentedRegressor,
+    WeightMLP,
+)
 
 ESTIMATORS = [
     LogitLinearRegressor(output_range="auto"),
@@ -48,6 +55,7 @@ ESTIMATORS = [
         output_range="auto",
         random_state=0,
     ),
+    PermutationAugmentedRegressor(LogitLinearRegressor(output_range="auto"), random_state=0),
     LayerStatistics(),
     LayerNorms(),
     LayerSelector(),

@@ -125,31 +125,63 @@ def _dense(x, w):
     return (x.reshape(-1, x.shape[-1]) @ w).reshape(*x.shape[:-1], w.shape[-1])
 
 
+def _readers(spec) -> dict[int, list[tuple[int, str]]]:
+    """Per hidden layer ``l``: the ``(object, term)`` pairs whose ``Dense`` reads ``V_l``."""
+    readers = {}
+    for k, (kind, axes) in enumerate(spec):
+        if kind == VECTOR:
+            readers.setdefault(axes[0], []).append((k, "v"))
+        elif kind == MATRIX:
+            readers.setdefault(axes[0], []).append((k, "r"))
+            readers.setdefault(axes[1], []).append((k, "c"))
+    return readers
+
+
+def _stacked_dense(x, weights, biases=None):
+    """``[x @ w + b for w, b in zip(weights, biases)]`` computed as one matrix product.
+
+    One product of the summary with the stacked kernels instead of one per reader: fewer,
+    larger products, and the gradient of ``x`` is one product too instead of a sum of many
+    (XLA on CPU fuses such sums into every element of the large tensors they flow into).
+    """
+    y = _dense(x, jnp.concatenate(weights, axis=1))
+    if biases is not None:
+        y = y + jnp.concatenate(biases)
+    return jnp.split(y, np.cumsum([w.shape[1] for w in weights])[:-1].tolist(), axis=-1)
+
+
 def equivariant_layer(spec, layer, objects):
     """One HNP-equivariant linear layer (see the module docstring)."""
     v, g = _summaries(spec, objects)
+    terms = dict(enumerate(_stacked_dense(g, [p["g"] for p in layer], [p["b"] for p in layer])))
+    for axis, readers in _readers(spec).items():
+        kernels = [layer[k][term] for k, term in readers]
+        terms.update(zip(readers, _stacked_dense(v[axis], kernels)))
     out = []
-    for (kind, axes), params, x in zip(spec, layer, objects):
-        y = g @ params["g"] + params["b"]
+    for k, ((kind, _), params, x) in enumerate(zip(spec, layer, objects)):
+        y = terms[k]
         if kind == VECTOR:
-            y = _dense(v[axes[0]], params["v"]) + y[:, None]
+            y = terms[k, "v"] + y[:, None]
         elif kind == MATRIX:
-            rows = _dense(v[axes[0]], params["r"])[:, :, None]
-            cols = _dense(v[axes[1]], params["c"])[:, None, :]
+            rows, cols = terms[k, "r"][:, :, None], terms[k, "c"][:, None, :]
             y = _dense(x, params["m"]) + rows + cols + y[:, None, None]
         out.append(y)
     return out
 
 
-def gather(Z, indices):
-    """The objects of a batch of normalised flat rows ``Z`` (one channel)."""
+def gather(Z, indices) -> list[np.ndarray]:
+    """The objects of the flat rows ``Z`` (one channel), as numpy arrays ``(n, *axes, fold)``.
+
+    Done once per array of rows, before training or prediction: a step then takes its batch
+    from each object by contiguous row gathers, instead of indexing every column of ``Z``.
+    """
+    Z = np.asarray(Z, dtype=np.float32)
     return [Z[:, idx] for idx in indices]
 
 
 @partial(jax.jit, static_argnames=("spec",))
-def forward(params, Z, S, indices, spec):
-    """Logits for the rows ``Z`` (batch, n_params) with extra head inputs ``S`` (batch, k)."""
-    objects = gather(Z, indices)
+def forward(params, objects, S, spec):
+    """Logits for a batch of networks given as ``objects`` with extra head inputs ``S``."""
     for layer in params["layers"]:
         objects = [jax.nn.relu(y) for y in equivariant_layer(spec, layer, objects)]
     _, h = _summaries(spec, objects)
@@ -159,27 +191,28 @@ def forward(params, Z, S, indices, spec):
     return (h @ params["head"][-1]["w"] + params["head"][-1]["b"])[:, 0]
 
 
-def predict_logits(params, Z, S, indices, spec, batch=256):
-    """`forward` over ``Z`` in batches of ``batch`` rows (the last one padded), as float64.
+def predict_logits(params, objects, S, spec, batch=256):
+    """`forward` over all networks in batches of ``batch`` rows (the last padded), as float64.
 
-    Always the same batch shape: compiled once, and a row's prediction never depends on how
-    many rows are predicted with it.
+    ``objects`` are `gather`'s numpy arrays. Always the same batch shape: compiled once, and a
+    row's prediction never depends on how many rows are predicted with it.
     """
-    n = Z.shape[0]
+    n = S.shape[0]
     out = np.empty(n, dtype=np.float64)
     for start in range(0, n, batch):
-        rows, extra = Z[start : start + batch], S[start : start + batch]
-        k = rows.shape[0]
+        parts = [o[start : start + batch] for o in (*objects, S)]
+        k = parts[-1].shape[0]
         if k < batch:
-            rows = np.concatenate([rows, np.zeros((batch - k, Z.shape[1]), Z.dtype)])
-            extra = np.concatenate([extra, np.zeros((batch - k, S.shape[1]), S.dtype)])
-        out[start : start + k] = np.asarray(forward(params, rows, extra, indices, spec))[:k]
+            pad = [np.zeros((batch - k, *a.shape[1:]), a.dtype) for a in parts]
+            parts = [np.concatenate([a, z]) for a, z in zip(parts, pad)]
+        logits = forward(params, parts[:-1], parts[-1], spec)
+        out[start : start + k] = np.asarray(logits)[:k]
     return out
 
 
 # -------------------------------------------------------------------------------- training
-def _loss(params, Z, S, t, indices, spec, loss):
-    logits = forward(params, Z, S, indices, spec)
+def _loss(params, objects, S, t, spec, loss):
+    logits = forward(params, objects, S, spec)
     if loss == "binary_crossentropy":
         return -jnp.mean(t * jax.nn.log_sigmoid(logits) + (1 - t) * jax.nn.log_sigmoid(-logits))
     return jnp.mean((jax.nn.sigmoid(logits) - t) ** 2)
@@ -191,12 +224,10 @@ def adam_init(params):
     return {"m": zeros, "v": jax.tree.map(np.zeros_like, params), "step": np.int32(0)}
 
 
-@partial(jax.jit, static_argnames=("spec", "loss"))
-def train_step(params, opt, Z, S, t, rows, indices, learning_rate, spec, loss):
-    """One Adam step on the batch ``rows``; returns new params, optimiser state, loss."""
-    value, grads = jax.value_and_grad(_loss)(
-        params, Z[rows], S[rows], t[rows], indices, spec, loss
-    )
+def _adam_step(params, opt, objects, S, t, rows, learning_rate, spec, loss):
+    """One Adam step on the networks ``rows`` of the device arrays ``objects``, ``S``, ``t``."""
+    batch = [o[rows] for o in objects]
+    value, grads = jax.value_and_grad(_loss)(params, batch, S[rows], t[rows], spec, loss)
     b1, b2, eps = 0.9, 0.999, 1e-8
     step = opt["step"] + 1
     m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, opt["m"], grads)
@@ -204,6 +235,28 @@ def train_step(params, opt, Z, S, t, rows, indices, learning_rate, spec, loss):
     lr = learning_rate * jnp.sqrt(1 - b2**step) / (1 - b1**step)
     params = jax.tree.map(lambda p, m, v: p - lr * m / (jnp.sqrt(v) + eps), params, m, v)
     return params, {"m": m, "v": v, "step": step}, value
+
+
+#: One Adam step per call (a Python loop over the batches; the reference for `train_epoch`).
+train_step = partial(jax.jit, static_argnames=("spec", "loss"))(_adam_step)
+
+
+@partial(jax.jit, static_argnames=("spec", "loss"), donate_argnames=("params", "opt"))
+def train_epoch(params, opt, objects, S, t, batches, learning_rate, spec, loss):
+    """Adam steps on the batches ``batches[0], batches[1], ...`` in one compiled program.
+
+    ``batches`` is an int array ``(n_batches, batch_size)`` of row numbers; the steps run in a
+    ``lax.scan``, so an epoch costs one call instead of one per batch. ``params`` and ``opt``
+    are donated (their buffers are reused for the result). Returns the new params, optimiser
+    state and the loss of every batch.
+    """
+
+    def step(state, rows):
+        params, opt, value = _adam_step(*state, objects, S, t, rows, learning_rate, spec, loss)
+        return (params, opt), value
+
+    (params, opt), losses = jax.lax.scan(step, (params, opt), batches)
+    return params, opt, losses
 
 
 def to_numpy(tree):

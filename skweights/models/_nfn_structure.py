@@ -150,3 +150,42 @@ def hidden_neuron_permutation(layout: Layout, layer: int, permutation) -> np.nda
         columns[current.bias] = current.bias[perm]
     columns[following.kernel.ravel()] = following.kernel[:, perm].ravel()
     return columns
+
+
+def random_hidden_neuron_permutations(layout: Layout, X, random_state=None) -> np.ndarray:
+    """``X`` with the hidden neurons of every row permuted at random, each row independently.
+
+    Every layer with hidden outputs gets its own uniformly random permutation per row (drawn
+    with ``random_state``), applied as in `hidden_neuron_permutation`: each row is a different
+    parameter vector of the same function, so its target is unchanged.
+
+    Parameters
+    ----------
+    layout : Layout
+    X : array-like of shape (n_samples, layout.n_params)
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X_permuted : ndarray of shape (n_samples, layout.n_params)
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    out = np.array(X, copy=True)
+    if out.ndim != 2 or out.shape[1] != layout.n_params:
+        raise ValueError(
+            f"X has shape {out.shape} but the layout describes {layout.n_params} parameters; "
+            "expected (n_samples, n_params)"
+        )
+    layers = network_layers(layout)
+    rows = np.arange(out.shape[0])
+    for current, following in zip(layers[:-1], layers[1:]):
+        perm = rng.random_sample((out.shape[0], current.kernel.shape[0])).argsort(axis=1)
+        at = (slice(None), None, None, None)  # row index broadcast over a kernel's axes
+        out[rows[at], current.kernel[None]] = out[rows[at], current.kernel[perm]]
+        if current.bias is not None:
+            out[rows[:, None], current.bias[None]] = out[rows[:, None], current.bias[perm]]
+        moved = np.moveaxis(following.kernel[:, perm], 1, 0)  # (n, out, in, spatial)
+        out[rows[at], following.kernel[None]] = out[rows[at], moved]
+    return out

@@ -139,13 +139,13 @@ def test_early_stopping_trains_only_on_training_rows(zoo, monkeypatch):
     from skweights.models import _nfn_network
 
     seen = []
-    original = _nfn_network.train_step
+    original = _nfn_network.train_epoch
 
-    def recording(params, opt, Z, S, t, rows, *args, **kwargs):
-        seen.append(np.asarray(rows))
-        return original(params, opt, Z, S, t, rows, *args, **kwargs)
+    def recording(params, opt, objects, S, t, batches, *args, **kwargs):
+        seen.append(np.asarray(batches).ravel())
+        return original(params, opt, objects, S, t, batches, *args, **kwargs)
 
-    monkeypatch.setattr(_nfn_network, "train_step", recording)
+    monkeypatch.setattr(_nfn_network, "train_epoch", recording)
     X, y = zoo.weights[:60], zoo.target[:60]
     model = NeuralFunctionalRegressor(zoo.layout, **SMALL, validation_fraction=0.25).fit(X, y)
     _, val = model._split(60, np.random.RandomState(0))
@@ -221,3 +221,37 @@ def test_nfn_space_searches_with_weight_search_cv(zoo):
     assert search.n_trials_ == 2
     assert set(search.best_params_) == set(nfn_space())
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def jax_leaves(tree):
+    import jax
+
+    return [np.asarray(leaf) for leaf in jax.tree.leaves(tree)]
+
+
+def test_one_compiled_epoch_equals_a_python_loop_of_steps(zoo):
+    from skweights.models import _nfn_network as net
+
+    spec, indices = network_objects(zoo.layout)
+    fold = [idx.shape[-1] for idx in indices]
+    init = net.init_params(np.random.RandomState(0), spec, fold, (4, 4), (16,), n_extra=2)
+    X = zoo.weights / zoo.weights.std()
+    objects = net.to_jax(net.gather(X, indices))
+    S = net.to_jax(np.random.default_rng(0).normal(size=(len(X), 2)).astype(np.float32))
+    t = net.to_jax(zoo.target.astype(np.float32))
+    batches = np.random.default_rng(1).permutation(len(X))[:80].reshape(5, 16).astype(np.int32)
+    args = (np.float32(1e-2), spec, "binary_crossentropy")
+
+    params, opt, losses = net.to_jax(init), net.to_jax(net.adam_init(init)), []
+    for rows in batches:
+        params, opt, value = net.train_step(params, opt, objects, S, t, rows, *args)
+        losses.append(value)
+    state = (net.to_jax(init), net.to_jax(net.adam_init(init)))
+    scanned, scanned_opt, scanned_losses = net.train_epoch(*state, objects, S, t, batches, *args)
+
+    assert int(scanned_opt["step"]) == int(opt["step"]) == 5
+    np.testing.assert_allclose(np.asarray(scanned_losses), np.asarray(losses), rtol=1e-5)
+    for a, b in zip(jax_leaves(scanned), jax_leaves(params)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    moved = [np.abs(a - before).max() for a, before in zip(jax_leaves(params), jax_leaves(init))]
+    assert min(moved) > 1e-4  # every parameter was trained
