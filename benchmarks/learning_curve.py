@@ -131,7 +131,7 @@ def plot(zoo: C.Zoo, curve: dict, path: Path) -> Path:
 
     from skweights.plotting import save_figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5), layout="constrained")
     sizes = sorted(next(iter(curve.values())))
     for (kind, feature), by_size in curve.items():
         for ax, metric in zip(axes, ("r2", "tau"), strict=True):
@@ -151,7 +151,9 @@ def plot(zoo: C.Zoo, curve: dict, path: Path) -> Path:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].set_ylim(bottom=max(-0.1, axes[0].get_ylim()[0]))
-    axes[1].legend(fontsize=8, loc="lower right")
+    # below the panels: inside, the legend hides the curves of the lower cells
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=min(4, len(labels)))
     fig.suptitle(f"Learning curves on {zoo.name} ({len(zoo.test)} fixed test networks)")
     path = save_figure(fig, path)
     plt.close(fig)
