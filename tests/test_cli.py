@@ -285,3 +285,35 @@ def test_a_trial_stopped_by_ctrl_c_is_logged_without_its_traceback():
     interrupted, failed = record(KeyboardInterrupt()), record(ValueError("bad"))
     assert _NoInterruptTraceback().filter(interrupted) and interrupted.exc_info is None
     assert _NoInterruptTraceback().filter(failed) and failed.exc_info is not None
+
+
+def test_bench_outside_a_checkout_ignores_a_foreign_benchmarks_dir(tmp_path, monkeypatch, capsys):
+    # an installed skweights sits in site-packages, where another distribution may have put a
+    # top-level ``benchmarks/``: its scripts are not ours and must not run
+    import skweights.cli._bench as bench
+
+    site = tmp_path / "site-packages"
+    (site / "skweights" / "cli").mkdir(parents=True)
+    (site / "benchmarks").mkdir()
+    marker = tmp_path / "ran"
+    (site / "benchmarks" / "foreign.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setattr(bench, "__file__", str(site / "skweights" / "cli" / "_bench.py"))
+    assert main(["bench", "foreign"]) == 1
+    assert not marker.exists()
+    assert "not found: run from a checkout" in capsys.readouterr().err
+
+
+def test_ctrl_c_masked_by_an_error_while_unwinding_still_exits_130(monkeypatch, capsys):
+    # Optuna's trial loop can raise UnboundLocalError from its ``finally`` when Ctrl-C lands
+    # while it commits a trial (the KeyboardInterrupt is then only the error's __context__)
+    import skweights.cli._demo as demo
+
+    def interrupted_then_failed(args):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+
+    monkeypatch.setattr(demo, "_demo", interrupted_then_failed)
+    assert main(["demo", "--quiet"]) == 130
+    assert capsys.readouterr().err == "skweights: interrupted\n"
