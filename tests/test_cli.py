@@ -317,3 +317,17 @@ def test_ctrl_c_masked_by_an_error_while_unwinding_still_exits_130(monkeypatch, 
     monkeypatch.setattr(demo, "_demo", interrupted_then_failed)
     assert main(["demo", "--quiet"]) == 130
     assert capsys.readouterr().err == "skweights: interrupted\n"
+
+
+def test_bench_script_exiting_with_a_message_reports_it_in_one_line(tmp_path, monkeypatch, capsys):
+    import skweights.cli._bench as bench
+
+    (tmp_path / "skweights" / "cli").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'skweights'\n")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "needs_zoo.py").write_text(
+        "import sys\nsys.exit('no zoo under $SKWEIGHTS_BENCH_ZOOS')\n"
+    )
+    monkeypatch.setattr(bench, "__file__", str(tmp_path / "skweights" / "cli" / "_bench.py"))
+    assert main(["bench", "needs_zoo"]) == 1
+    assert capsys.readouterr().err == "skweights: error: no zoo under $SKWEIGHTS_BENCH_ZOOS\n"

@@ -38,7 +38,10 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         runpy.run_path(str(bench_dir / f"{args.name}.py"), run_name="__main__")
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        # sys.exit("message"): Python would print the message and exit 1; so does main
+        raise ValueError(str(exc.code)) from None
     finally:
         sys.argv = old_argv
         sys.path.remove(str(bench_dir))
