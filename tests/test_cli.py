@@ -273,7 +273,7 @@ def test_a_trial_stopped_by_ctrl_c_is_logged_without_its_traceback():
     import logging
     import sys
 
-    from skweights.cli._fit import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
+    from skweights._errors import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
 
     def record(exc):
         try:
@@ -331,3 +331,28 @@ def test_bench_script_exiting_with_a_message_reports_it_in_one_line(tmp_path, mo
     monkeypatch.setattr(bench, "__file__", str(tmp_path / "skweights" / "cli" / "_bench.py"))
     assert main(["bench", "needs_zoo"]) == 1
     assert capsys.readouterr().err == "skweights: error: no zoo under $SKWEIGHTS_BENCH_ZOOS\n"
+
+
+def test_bench_ctrl_c_in_an_optuna_trial_logs_no_traceback(tmp_path, monkeypatch, capsys, caplog):
+    # Optuna logs a trial stopped by Ctrl-C with its traceback; `skweights fit` kept it to one
+    # line, `skweights bench` (a benchmark's search) must too
+    import logging
+
+    import skweights.cli._bench as bench
+
+    logger = logging.getLogger("optuna.study._optimize")
+    monkeypatch.setattr(logger, "filters", [])
+    (tmp_path / "skweights" / "cli").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'skweights'\n")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "search.py").write_text(
+        "import optuna\n"
+        "def objective(trial):\n"
+        "    raise KeyboardInterrupt\n"
+        "optuna.create_study().optimize(objective, n_trials=1)\n"
+    )
+    monkeypatch.setattr(bench, "__file__", str(tmp_path / "skweights" / "cli" / "_bench.py"))
+    assert main(["bench", "search"]) == 130
+    assert capsys.readouterr().err.endswith("skweights: interrupted\n")
+    stopped = [r for r in caplog.records if r.name == logger.name and "KeyboardInterrupt" in r.msg]
+    assert stopped and all(r.exc_info is None for r in stopped)

@@ -42,10 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import warnings
 
-    from skweights._errors import error_line, show_traceback
+    from skweights._errors import error_line, quiet_interrupted_trials, show_traceback
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_interrupted_trials()
     format_warning = warnings.formatwarning
     warnings.formatwarning = _warning_line
     try:
