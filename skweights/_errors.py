@@ -14,7 +14,14 @@ import re
 import tarfile
 import zipfile
 
-__all__ = ["DEBUG_ENV", "USER_ERRORS", "error_line", "show_traceback"]
+__all__ = [
+    "DEBUG_ENV",
+    "OPTUNA_TRIAL_LOGGER",
+    "USER_ERRORS",
+    "error_line",
+    "quiet_interrupted_trials",
+    "show_traceback",
+]
 
 #: Set to 1 to get the traceback of an unexpected error.
 DEBUG_ENV = "SKWEIGHTS_DEBUG"
@@ -68,3 +75,28 @@ def error_line(exc: BaseException) -> str:
 def show_traceback() -> bool:
     """Whether ``SKWEIGHTS_DEBUG`` asks for tracebacks of unexpected errors."""
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+#: Optuna's logger of failed trials (``optuna.study._optimize``).
+OPTUNA_TRIAL_LOGGER = "optuna.study._optimize"
+
+
+class _NoInterruptTraceback:
+    """Logging filter: Optuna logs a trial stopped by Ctrl-C with a traceback; keep one line."""
+
+    def filter(self, record) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            record.exc_info = None
+        return True
+
+
+def quiet_interrupted_trials() -> None:
+    """Log a trial stopped by Ctrl-C in one line, without its traceback (any command's search).
+
+    Only configures the ``logging`` logger by name: Optuna is not imported.
+    """
+    import logging
+
+    logger = logging.getLogger(OPTUNA_TRIAL_LOGGER)
+    if not any(isinstance(f, _NoInterruptTraceback) for f in logger.filters):
+        logger.addFilter(_NoInterruptTraceback())

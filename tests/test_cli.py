@@ -273,7 +273,7 @@ def test_a_trial_stopped_by_ctrl_c_is_logged_without_its_traceback():
     import logging
     import sys
 
-    from skweights.cli._fit import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
+    from skweights._errors import OPTUNA_TRIAL_LOGGER, _NoInterruptTraceback
 
     def record(exc):
         try:
@@ -285,3 +285,74 @@ def test_a_trial_stopped_by_ctrl_c_is_logged_without_its_traceback():
     interrupted, failed = record(KeyboardInterrupt()), record(ValueError("bad"))
     assert _NoInterruptTraceback().filter(interrupted) and interrupted.exc_info is None
     assert _NoInterruptTraceback().filter(failed) and failed.exc_info is not None
+
+
+def test_bench_outside_a_checkout_ignores_a_foreign_benchmarks_dir(tmp_path, monkeypatch, capsys):
+    # an installed skweights sits in site-packages, where another distribution may have put a
+    # top-level ``benchmarks/``: its scripts are not ours and must not run
+    import skweights.cli._bench as bench
+
+    site = tmp_path / "site-packages"
+    (site / "skweights" / "cli").mkdir(parents=True)
+    (site / "benchmarks").mkdir()
+    marker = tmp_path / "ran"
+    (site / "benchmarks" / "foreign.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setattr(bench, "__file__", str(site / "skweights" / "cli" / "_bench.py"))
+    assert main(["bench", "foreign"]) == 1
+    assert not marker.exists()
+    assert "not found: run from a checkout" in capsys.readouterr().err
+
+
+def test_ctrl_c_masked_by_an_error_while_unwinding_still_exits_130(monkeypatch, capsys):
+    # Optuna's trial loop can raise UnboundLocalError from its ``finally`` when Ctrl-C lands
+    # while it commits a trial (the KeyboardInterrupt is then only the error's __context__)
+    import skweights.cli._demo as demo
+
+    def interrupted_then_failed(args):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+
+    monkeypatch.setattr(demo, "_demo", interrupted_then_failed)
+    assert main(["demo", "--quiet"]) == 130
+    assert capsys.readouterr().err == "skweights: interrupted\n"
+
+
+def test_bench_script_exiting_with_a_message_reports_it_in_one_line(tmp_path, monkeypatch, capsys):
+    import skweights.cli._bench as bench
+
+    (tmp_path / "skweights" / "cli").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'skweights'\n")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "needs_zoo.py").write_text(
+        "import sys\nsys.exit('no zoo under $SKWEIGHTS_BENCH_ZOOS')\n"
+    )
+    monkeypatch.setattr(bench, "__file__", str(tmp_path / "skweights" / "cli" / "_bench.py"))
+    assert main(["bench", "needs_zoo"]) == 1
+    assert capsys.readouterr().err == "skweights: error: no zoo under $SKWEIGHTS_BENCH_ZOOS\n"
+
+
+def test_bench_ctrl_c_in_an_optuna_trial_logs_no_traceback(tmp_path, monkeypatch, capsys, caplog):
+    # Optuna logs a trial stopped by Ctrl-C with its traceback; `skweights fit` kept it to one
+    # line, `skweights bench` (a benchmark's search) must too
+    import logging
+
+    import skweights.cli._bench as bench
+
+    logger = logging.getLogger("optuna.study._optimize")
+    monkeypatch.setattr(logger, "filters", [])
+    (tmp_path / "skweights" / "cli").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'skweights'\n")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "search.py").write_text(
+        "import optuna\n"
+        "def objective(trial):\n"
+        "    raise KeyboardInterrupt\n"
+        "optuna.create_study().optimize(objective, n_trials=1)\n"
+    )
+    monkeypatch.setattr(bench, "__file__", str(tmp_path / "skweights" / "cli" / "_bench.py"))
+    assert main(["bench", "search"]) == 130
+    assert capsys.readouterr().err.endswith("skweights: interrupted\n")
+    stopped = [r for r in caplog.records if r.name == logger.name and "KeyboardInterrupt" in r.msg]
+    assert stopped and all(r.exc_info is None for r in stopped)

@@ -42,10 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import warnings
 
-    from skweights._errors import error_line, show_traceback
+    from skweights._errors import error_line, quiet_interrupted_trials, show_traceback
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_interrupted_trials()
     format_warning = warnings.formatwarning
     warnings.formatwarning = _warning_line
     try:
@@ -54,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("skweights: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        if _while_interrupted(exc):
+            print("skweights: interrupted", file=sys.stderr)
+            return 130
         if show_traceback():
             import traceback
 
@@ -62,6 +66,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         warnings.formatwarning = format_warning
+
+
+def _while_interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while a Ctrl-C unwound (a ``KeyboardInterrupt`` in its context).
+
+    Code that cleans up in ``finally`` can fail there and mask the interrupt, e.g. Optuna's
+    trial loop when Ctrl-C lands while it commits a trial.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:

@@ -105,27 +105,8 @@ def search_settings(args: argparse.Namespace, zoo) -> dict:
     }
 
 
-class _NoInterruptTraceback:
-    """Logging filter: Optuna logs a trial stopped by Ctrl-C with a traceback; keep one line."""
-
-    def filter(self, record) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
-            record.exc_info = None
-        return True
-
-
-#: Optuna's logger of failed trials (``optuna.study._optimize``).
-OPTUNA_TRIAL_LOGGER = "optuna.study._optimize"
-
-
 def _make_search(args: argparse.Namespace, model, zoo):
-    import logging
-
     import optuna
-
-    logger = logging.getLogger(OPTUNA_TRIAL_LOGGER)
-    if not any(isinstance(f, _NoInterruptTraceback) for f in logger.filters):
-        logger.addFilter(_NoInterruptTraceback())
 
     from skweights.search import DEFAULT_HEARTBEAT, WeightSearchCV, is_rdb_url, study_name_for
 
