@@ -451,6 +451,8 @@ def evaluate(
         "r2": r2,
         "mse": mse,
         "cv_r2": float(search.best_score_),
+        # a resumed study can hold more trials than this call asked for: all of them count
+        "study_trials": sum(t.state.name in ("COMPLETE", "PRUNED") for t in search.study_.trials),
         "best_params": {k: _jsonable(v) for k, v in search.best_params_.items()},
         "seconds": time.perf_counter() - start,
     }

@@ -366,6 +366,9 @@ def test_a_cell_search_resumes_and_extends_its_study(zoo_path, bench_cache):
     # more trials: the same study goes on (2 kept + 1 new), and the cell result is new
     more = _common.evaluate(zoo, "lin", "W_L", 3, quick=False)
     assert n_complete() == 3 and more["n_trials"] == 3 and first["n_trials"] == 2
+    assert (first["study_trials"], more["study_trials"]) == (2, 3)
+    # fewer trials than the study holds: the result says how many it rests on
+    assert _common.evaluate(zoo, "lin", "W_L", 1, quick=False)["study_trials"] == 3
     # a cached cell costs nothing; --no-cache starts the study afresh
     assert _common.evaluate(zoo, "lin", "W_L", 3, quick=False) == more
     _common.evaluate(zoo, "lin", "W_L", 1, quick=False, use_cache=False)
