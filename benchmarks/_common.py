@@ -351,9 +351,14 @@ def trials_for(kind: str, n_trials: int) -> int:
     return max(1, n_trials // 6) if kind == "dnn" else n_trials
 
 
-def _cache_path(parts: dict[str, Any]) -> Path:
+def _cell_name(parts: dict[str, Any]) -> str:
+    """``kind-feature-digest``: the file name of a cell's result or study (digest of ``parts``)."""
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-    return CACHE_DIR / f"{parts['kind']}-{parts['feature']}-{digest}.json"
+    return f"{parts['kind']}-{parts['feature']}-{digest}"
+
+
+def _cache_path(parts: dict[str, Any]) -> Path:
+    return CACHE_DIR / f"{_cell_name(parts)}.json"
 
 
 def _cell_study(parts: dict[str, Any], fresh: bool = False) -> tuple[str, str]:
@@ -363,9 +368,7 @@ def _cell_study(parts: dict[str, Any], fresh: bool = False) -> tuple[str, str]:
     continues the same study (its 20 finished trials count toward the 100). ``fresh`` deletes
     the study first (``--no-cache``).
     """
-    key = {k: v for k, v in parts.items() if k != "n_trials"}
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    name = f"{parts['kind']}-{parts['feature']}-{digest}"
+    name = _cell_name({k: v for k, v in parts.items() if k != "n_trials"})
     path = CACHE_DIR / "studies" / f"{name}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     if fresh:
