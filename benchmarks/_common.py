@@ -32,6 +32,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -376,6 +377,31 @@ def _cell_study(parts: dict[str, Any], fresh: bool = False) -> tuple[str, str]:
     return f"sqlite:///{path}", name
 
 
+@contextmanager
+def _cell_lock(parts: dict[str, Any]):
+    """Hold the lock of one cell (all its trial counts) while it is searched and scored.
+
+    A second run of the same cell (another table sharing it, or the same command twice) waits
+    here instead of proposing the same configurations to the same study, then takes the first
+    run's cached result; ``--no-cache`` never deletes a study another run is still using.
+    """
+    from filelock import FileLock, Timeout
+
+    name = _cell_name({k: v for k, v in parts.items() if k != "n_trials"})
+    path = CACHE_DIR / "studies" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"cell {name}: another run holds {path}; waiting for it", file=sys.stderr)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def evaluate(
     zoo: Zoo,
     kind: str,
@@ -389,14 +415,9 @@ def evaluate(
 
     Returns a dict with ``r2``/``mse`` (lists: the best configuration trained on each CV
     training fold, scored on the test split), ``cv_r2`` (best mean CV score), ``best_params``,
-    ``n_trials`` and ``seconds``.
+    ``n_trials`` and ``seconds``. A cell is computed once: its result is cached, and a
+    second process asking for the same cell meanwhile waits for the first (`_cell_lock`).
     """
-    from sklearn.base import clone
-    from sklearn.metrics import mean_squared_error, r2_score
-    from sklearn.model_selection import KFold
-
-    from skweights.search import WeightSearchCV
-
     n_trials = trials_for(kind, n_trials)
     estimator, space = make_estimator(
         kind, quick, seed, paper=zoo.protocol == "paper", layout=zoo.layout
@@ -419,6 +440,25 @@ def evaluate(
     path = _cache_path(parts)
     if use_cache and path.is_file():
         return json.loads(path.read_text())
+    with _cell_lock(parts):
+        # a run of the same cell that held the lock may have finished it meanwhile
+        if use_cache and path.is_file():
+            return json.loads(path.read_text())
+        return _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts)
+
+
+def _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts):
+    """`evaluate`'s search and scoring, run under the cell's lock."""
+    from sklearn.base import clone
+    from sklearn.metrics import mean_squared_error, r2_score
+    from sklearn.model_selection import KFold
+
+    from skweights.search import WeightSearchCV
+
+    estimator, space = make_estimator(
+        kind, quick, seed, paper=zoo.protocol == "paper", layout=zoo.layout
+    )
+    path = _cache_path(parts)
     storage, study_name = (None, None) if quick else _cell_study(parts, fresh=not use_cache)
 
     start = time.perf_counter()
@@ -460,7 +500,7 @@ def evaluate(
         "seconds": time.perf_counter() - start,
     }
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=1))
     os.replace(tmp, path)
     return result

@@ -375,6 +375,39 @@ def test_a_cell_search_resumes_and_extends_its_study(zoo_path, bench_cache):
     assert n_complete() == 1
 
 
+def test_a_second_run_of_a_cell_waits_for_the_first_and_keeps_its_study(
+    zoo_path, bench_cache, capfd
+):
+    import threading
+
+    import optuna
+    from filelock import FileLock
+
+    zoo = _common.load(zoo_path, 0.5, 0, "full")
+    before = set(bench_cache.glob("studies/*.db"))
+    _common.evaluate(zoo, "lin", "W_L", 1, quick=False, seed=7)
+    (db,) = set(bench_cache.glob("studies/*.db")) - before
+    holder = FileLock(db.with_suffix(".lock"))
+    holder.acquire()  # another run is searching this cell
+    done = threading.Event()
+    thread = threading.Thread(
+        target=lambda: (
+            _common.evaluate(zoo, "lin", "W_L", 1, quick=False, seed=7, use_cache=False),
+            done.set(),
+        )
+    )
+    thread.start()
+    thread.join(timeout=3)
+    # --no-cache waits: it neither deletes the study in use nor searches beside the holder
+    assert not done.is_set()
+    study = optuna.load_study(study_name=db.stem, storage=f"sqlite:///{db}")
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 1
+    holder.release()
+    thread.join(timeout=120)
+    assert done.is_set()
+    assert "waiting for it" in capfd.readouterr().err
+
+
 def test_learning_curve_runs_the_neural_functional_on_raw_weights_only(
     zoo_path, tmp_path, bench_cache
 ):
