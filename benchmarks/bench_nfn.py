@@ -20,6 +20,8 @@ Usage::
     python benchmarks/bench_nfn.py --zoo DIR [--n-train 10000] [--protocols paper nfn]
     python benchmarks/bench_nfn.py --quick --zoo DIR   # CI: tiny models
 
+Each finished cell (protocol x predictor) is cached under ``$SKWEIGHTS_BENCH_ZOOS/.bench-cache/``:
+a stopped run resumes with the same command (``--no-cache`` fits every cell again).
 The markdown table is printed (and written to ``--out``). Training speed is networks x epochs
 per second of ``fit``; prediction speed is networks per second of ``predict``.
 """
@@ -137,6 +139,40 @@ def run_cell(bunch, kind, protocol, n_train, quick, seed, verbose=0, nfn_params=
     }
 
 
+def cached_cell(zoo_path, bunch, kind, protocol, n_train, quick, seed, verbose, nfn_params,
+                no_cache=False) -> dict:  # fmt: skip
+    """`run_cell`, its result cached beside the tables' cells (``.bench-cache/``).
+
+    A run stopped after some cells (an NFN fit on 15,000 networks takes ~20 min) keeps the
+    finished ones: rerunning the command fits only the rest. The key holds the zoo's
+    fingerprint and every argument of the cell; ``no_cache`` fits again and overwrites.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _common as C
+
+    st = (Path(zoo_path) / "weights.npy").stat()
+    parts = {
+        "bench": "nfn",
+        "zoo": f"{Path(zoo_path).resolve()}:{st.st_size}:{int(st.st_mtime)}",
+        "kind": kind,
+        "feature": protocol,
+        "n_train": n_train,
+        "quick": quick,
+        "seed": seed,
+        "nfn_params": {k: list(v) if isinstance(v, tuple) else v
+                       for k, v in (nfn_params or {}).items()} if kind == "nfn" else None,
+    }  # fmt: skip
+    path = C.CACHE_DIR / f"bench_nfn-{C._cell_name(parts)}.json"
+    if path.is_file() and not no_cache:
+        return json.loads(path.read_text())
+    result = run_cell(bunch, kind, protocol, n_train, quick, seed, verbose, nfn_params)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, path)
+    return result
+
+
 def table(results: list[dict]) -> str:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import markdown_table
@@ -185,6 +221,7 @@ def main(argv=None) -> list[dict]:
         help="JSON dict of NeuralFunctionalRegressor parameters, e.g. '{\"epochs\": 20}'",
     )
     p.add_argument("--out", type=Path, default=None, help="also write the markdown table here")
+    p.add_argument("--no-cache", action="store_true", help="fit every cell again")
     args = p.parse_args(argv)
     if args.nfn_params:
         for key in ("hidden_channels", "head_units"):
@@ -199,16 +236,8 @@ def main(argv=None) -> list[dict]:
     results = []
     for protocol in args.protocols:
         for kind in args.predictors:
-            result = run_cell(
-                bunch,
-                kind,
-                protocol,
-                n_train,
-                args.quick,
-                args.seed,
-                args.verbose,
-                args.nfn_params,
-            )
+            cell = (bunch, kind, protocol, n_train, args.quick, args.seed)
+            result = cached_cell(args.zoo, *cell, args.verbose, args.nfn_params, args.no_cache)
             print(
                 f"{protocol} {kind}: τ {result['tau']:.3f}, R² {result['r2']:.3f}, "
                 f"fit {result['fit_time']:.0f} s",

@@ -269,7 +269,9 @@ def test_bench_search_quick_compares_pruning_with_none(zoo_path, tmp_path, capsy
     assert re.search(row, text)
 
 
-def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(zoo_path, tmp_path, capsys):
+def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(
+    zoo_path, tmp_path, capsys, bench_cache, monkeypatch
+):
     import bench_nfn
 
     out = tmp_path / "nfn.md"
@@ -283,6 +285,12 @@ def test_bench_nfn_quick_reports_all_predictors_on_both_protocols(zoo_path, tmp_
     text = out.read_text()
     assert text == capsys.readouterr().out
     assert text.count("| NFN-HNP (NeuralFunctionalRegressor) |") == 2
+    # a rerun takes every cell from the cache (a stopped run resumes); --no-cache fits again
+    monkeypatch.setattr(bench_nfn, "run_cell", lambda *a: pytest.fail("cell was refitted"))
+    argv = ["--quick", "--zoo", str(zoo_path), "--out", str(out)]
+    assert bench_nfn.main(argv) == results
+    with pytest.raises(pytest.fail.Exception, match="refitted"):
+        bench_nfn.main([*argv, "--no-cache", "--protocols", "nfn", "--predictors", "gbm"])
 
 
 def test_bench_nfn_speed_compares_a_git_revision_with_this_checkout(zoo_path, tmp_path):
