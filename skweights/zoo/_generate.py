@@ -18,8 +18,10 @@ the number of workers, the pinning or the backend.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -106,6 +108,30 @@ def _group_cost(configs) -> float:
         (float(c["train_fraction"]) + 0.3) * (1.2 if c.get("activation") == "tanh" else 1.0)
         for c in configs
     )
+
+
+def remaining_text(cost_done: float, cost_left: float, seconds: float, cost_total: float) -> str:
+    """Share of the zoo's work done and the time left, for the progress bar.
+
+    ``cost_done`` is the work (`_group_cost`) this run finished in ``seconds``, ``cost_left``
+    what remains, ``cost_total`` the whole zoo's (a resumed run started with less to do).
+    Groups differ in cost (train fraction, activation) and the dearest go first, so counting
+    networks would overestimate the time left; counting work does not.
+
+    Examples
+    --------
+    >>> remaining_text(30.0, 70.0, 600.0, 100.0)
+    '30% of the work, ~0:23:20 left'
+    >>> remaining_text(10.0, 40.0, 60.0, 100.0)  # resumed at half the zoo
+    '60% of the work, ~0:04:00 left'
+    >>> remaining_text(0.0, 50.0, 5.0, 100.0)
+    '50% of the work, ~? left'
+    """
+    share = 1.0 - cost_left / cost_total if cost_total > 0 else 1.0
+    if cost_done <= 0:
+        return f"{share:.0%} of the work, ~? left"
+    left = datetime.timedelta(seconds=round(seconds * cost_left / cost_done))
+    return f"{share:.0%} of the work, ~{left} left"
 
 
 @dataclass
@@ -476,6 +502,8 @@ def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home
                   progress) -> None:  # fmt: skip
     """Stage 2: train the unfinished groups and write each one's shard as it comes back."""
     bar = None
+    cost = [_group_cost([plan.configs[i] for i in members]) for members in plan.groups]
+    left, done_now, start = sum(cost[g] for g in todo), 0.0, time.monotonic()
     if progress:
         from tqdm.auto import tqdm
 
@@ -485,6 +513,8 @@ def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home
             initial=n - sum(len(plan.groups[g]) for g in todo),
             unit="net",
             desc=f"zoo {plan.dataset}",
+            # tqdm's own estimate assumes equal networks; the dearest groups go first
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]",
         )
     try:
         tasks = plan.tasks(todo, data_home, batch_size)
@@ -492,7 +522,10 @@ def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home
             _check_environment(plan, group, env)
             runs = np.asarray(plan.groups[group])
             store.write_shard(group, {**result, "group": np.asarray(group), "runs": runs})
+            done_now, left = done_now + cost[group], left - cost[group]
             if bar is not None:
+                seconds = time.monotonic() - start
+                bar.set_postfix_str(remaining_text(done_now, left, seconds, sum(cost)))
                 bar.update(len(plan.groups[group]))
     finally:
         if bar is not None:

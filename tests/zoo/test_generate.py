@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -382,3 +383,23 @@ def test_a_worker_whose_jax_was_set_up_elsewhere_refuses_to_train():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.startswith("refused JAX was initialised in this worker"), done.stderr
+
+
+def test_progress_bar_reports_the_share_of_work_and_time_left(tmp_path, capsys):
+    generate_zoo(tmp_path / "z", progress=True, workers=1, **KW)
+    err = capsys.readouterr().err
+    shares = [int(s) for s in re.findall(r"(\d+)% of the work, ~\d+:\d\d:\d\d left", err)]
+    # one update per finished group (KW has two), the last one the whole zoo
+    assert len(shares) >= 2 and shares == sorted(shares) and shares[-1] == 100
+    assert f"{KW['n_networks']}/{KW['n_networks']}" in err
+
+
+def test_remaining_time_counts_work_not_networks():
+    from skweights.zoo._generate import _group_cost, remaining_text
+
+    dear = [{"train_fraction": 1.0, "activation": "tanh"}] * 4
+    cheap = [{"train_fraction": 0.1, "activation": "relu"}] * 4
+    # the dear half of the networks took 60 s: the cheap half is far less than 60 s more
+    done, left = _group_cost(dear), _group_cost(cheap)
+    text = remaining_text(done, left, 60.0, done + left)
+    assert text == "80% of the work, ~0:00:15 left"  # counting networks: 50%, 0:01:00
