@@ -378,7 +378,7 @@ def _cell_study(parts: dict[str, Any], fresh: bool = False) -> tuple[str, str]:
 
 
 @contextmanager
-def _cell_lock(parts: dict[str, Any]):
+def cell_lock(parts: dict[str, Any]):
     """Hold the lock of one cell (all its trial counts) while it is searched and scored.
 
     A second run of the same cell (another table sharing it, or the same command twice) waits
@@ -416,7 +416,7 @@ def evaluate(
     Returns a dict with ``r2``/``mse`` (lists: the best configuration trained on each CV
     training fold, scored on the test split), ``cv_r2`` (best mean CV score), ``best_params``,
     ``n_trials`` and ``seconds``. A cell is computed once: its result is cached, and a
-    second process asking for the same cell meanwhile waits for the first (`_cell_lock`).
+    second process asking for the same cell meanwhile waits for the first (`cell_lock`).
     """
     n_trials = trials_for(kind, n_trials)
     estimator, space = make_estimator(
@@ -438,13 +438,45 @@ def evaluate(
     if zoo.protocol != "full":  # (keeps the keys of the cached full-mode cells)
         parts["protocol"] = zoo.protocol
     path = _cache_path(parts)
+    if not use_cache and path.name in _REFRESHED:
+        use_cache = True  # --no-cache: a cell is computed afresh once per run, then shared
     if use_cache and path.is_file():
         return json.loads(path.read_text())
-    with _cell_lock(parts):
+    with cell_lock(parts):
         # a run of the same cell that held the lock may have finished it meanwhile
         if use_cache and path.is_file():
             return json.loads(path.read_text())
-        return _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts)
+        result = _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts)
+        if not use_cache:
+            _REFRESHED.add(path.name)
+        return result
+
+
+#: Cells computed afresh by this process (``--no-cache`` recomputes each one once, not once
+#: per table that shows it).
+_REFRESHED: set[str] = set()
+
+
+def _fail_dead_trials(storage: str, study_name: str) -> int:
+    """Mark the RUNNING trials of a cell's study FAILED; return how many.
+
+    Called under the cell's lock, so no live process is running them: they belong to a killed
+    run. Without this, the next run would wait for their heartbeats to expire (~2 min) in
+    silence. A failed trial does not count toward the study's finished trials.
+    """
+    import optuna
+
+    rdb = optuna.storages.RDBStorage(storage)
+    try:
+        study_id = rdb.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    dead = rdb.get_all_trials(study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in dead:
+        rdb.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    if dead:
+        print(f"cell {study_name}: failed {len(dead)} trial(s) of a killed run", file=sys.stderr)
+    return len(dead)
 
 
 def _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts):
@@ -460,6 +492,8 @@ def _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts):
     )
     path = _cache_path(parts)
     storage, study_name = (None, None) if quick else _cell_study(parts, fresh=not use_cache)
+    if storage is not None:
+        _fail_dead_trials(storage, study_name)
 
     start = time.perf_counter()
     X = features(zoo, feature)
@@ -499,6 +533,15 @@ def _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts):
         "best_params": {k: _jsonable(v) for k, v in search.best_params_.items()},
         "seconds": time.perf_counter() - start,
     }
+    if result["study_trials"] < n_trials:
+        # failed trials left the search short: report it, but do not cache it, so that a
+        # rerun continues the study instead of returning this result
+        print(
+            f"cell {study_name}: {result['study_trials']} of {n_trials} trials finished; "
+            "result not cached (rerun to continue the search)",
+            file=sys.stderr,
+        )
+        return result
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=1))

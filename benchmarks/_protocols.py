@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import _common as C
@@ -41,8 +42,13 @@ def _write_nfn_split(zoo: C.Zoo, path: Path, seed: int) -> Path:
 
 
 def nfn_split_file(zoo: C.Zoo, seed: int = 0) -> Path:
-    """The NFN split file of ``zoo`` (written once next to the result cache)."""
-    path = C.CACHE_DIR / f"{zoo.path.name}-seed={seed}_split.csv"
+    """The NFN split file of ``zoo`` (written once next to the result cache).
+
+    Its name carries a digest of the zoo's fingerprint: a zoo generated again at the same path
+    (another size) gets a split file of its own, never the old zoo's.
+    """
+    digest = hashlib.sha1(zoo.fingerprint.encode()).hexdigest()[:10]
+    path = C.CACHE_DIR / f"{zoo.path.name}-{digest}-seed={seed}_split.csv"
     if not path.is_file():
         _write_nfn_split(zoo, path, seed)
     return path

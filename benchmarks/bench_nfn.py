@@ -143,9 +143,11 @@ def cached_cell(zoo_path, bunch, kind, protocol, n_train, quick, seed, verbose, 
                 no_cache=False) -> dict:  # fmt: skip
     """`run_cell`, its result cached beside the tables' cells (``.bench-cache/``).
 
-    A run stopped after some cells (an NFN fit on 15,000 networks takes ~20 min) keeps the
-    finished ones: rerunning the command fits only the rest. The key holds the zoo's
-    fingerprint and every argument of the cell; ``no_cache`` fits again and overwrites.
+    A run stopped after some cells (an NFN fit on 15,000 networks takes 3-12 min) keeps the
+    finished ones: rerunning the command fits only the rest. A second run of a cell that is
+    being fitted waits for the first (`_common.cell_lock`) instead of fitting it beside it.
+    The key holds the zoo's fingerprint and every argument of the cell; ``no_cache`` fits
+    again and overwrites.
     """
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _common as C
@@ -165,11 +167,14 @@ def cached_cell(zoo_path, bunch, kind, protocol, n_train, quick, seed, verbose, 
     path = C.CACHE_DIR / f"bench_nfn-{C._cell_name(parts)}.json"
     if path.is_file() and not no_cache:
         return json.loads(path.read_text())
-    result = run_cell(bunch, kind, protocol, n_train, quick, seed, verbose, nfn_params)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, path)
+    with C.cell_lock(parts):  # a second run of this cell waits, then reads the first's result
+        if path.is_file() and not no_cache:
+            return json.loads(path.read_text())
+        result = run_cell(bunch, kind, protocol, n_train, quick, seed, verbose, nfn_params)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, path)
     return result
 
 

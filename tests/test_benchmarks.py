@@ -416,6 +416,69 @@ def test_a_second_run_of_a_cell_waits_for_the_first_and_keeps_its_study(
     assert "waiting for it" in capfd.readouterr().err
 
 
+def test_a_killed_runs_trials_are_failed_at_once_and_no_cache_refits_a_cell_once(
+    zoo_path, bench_cache, capfd, monkeypatch
+):
+    import optuna
+
+    zoo = _common.load(zoo_path, 0.5, 0, "full")
+    before = set(bench_cache.glob("studies/*.db"))
+    _common.evaluate(zoo, "lin", "W_L", 1, quick=False, seed=11)
+    (db,) = set(bench_cache.glob("studies/*.db")) - before
+    study = optuna.load_study(study_name=db.stem, storage=f"sqlite:///{db}")
+    study.ask()  # a trial left RUNNING by a killed run (its heartbeat would take ~2 min)
+    calls = []
+    real = _common._evaluate_cell
+    monkeypatch.setattr(
+        _common, "_evaluate_cell", lambda *a, **k: calls.append(a[:3]) or real(*a, **k)
+    )
+    _common.evaluate(zoo, "lin", "W_L", 2, quick=False, seed=11)
+    states = [t.state.name for t in study.get_trials()]
+    assert states.count("FAIL") == 1 and states.count("RUNNING") == 0
+    assert states.count("COMPLETE") == 2
+    assert "failed 1 trial(s) of a killed run" in capfd.readouterr().err
+    # --no-cache: the first table of a run recomputes the cell, the next ones share it
+    first = _common.evaluate(zoo, "lin", "W_L", 2, quick=False, seed=11, use_cache=False)
+    again = _common.evaluate(zoo, "lin", "W_L", 2, quick=False, seed=11, use_cache=False)
+    assert first == again and len(calls) == 2
+
+
+def test_a_search_that_ends_short_is_not_cached_and_a_rerun_continues_it(
+    zoo_path, bench_cache, capfd, monkeypatch
+):
+    import skweights.search
+
+    class ShortSearch(skweights.search.WeightSearchCV):
+        def fit(self, X, y=None, **fit_params):
+            self.n_trials -= 1  # as if a trial had failed
+            return super().fit(X, y, **fit_params)
+
+    zoo = _common.load(zoo_path, 0.5, 0, "full")
+    monkeypatch.setattr(skweights.search, "WeightSearchCV", ShortSearch)
+    short = _common.evaluate(zoo, "lin", "W_L", 2, quick=False, seed=13)
+    assert short["study_trials"] == 1
+    assert "1 of 2 trials finished; result not cached" in capfd.readouterr().err
+    monkeypatch.undo()
+    assert _common.evaluate(zoo, "lin", "W_L", 2, quick=False, seed=13)["study_trials"] == 2
+
+
+def test_the_nfn_split_file_belongs_to_one_generation_of_a_zoo(zoo_path, tmp_path, bench_cache):
+    import os
+    import shutil
+
+    import _protocols
+
+    copy = tmp_path / "zoo"
+    shutil.copytree(zoo_path, copy)
+    zoo = _common.load(copy, 0.5, 0, "full")
+    first = _protocols.nfn_split_file(zoo)
+    st = (copy / "weights.npy").stat()
+    os.utime(copy / "weights.npy", (st.st_atime, st.st_mtime + 100))  # generated again
+    second = _protocols.nfn_split_file(zoo)
+    assert first != second and first.is_file() and second.is_file()
+    assert first.read_text() == second.read_text()  # same rows, same seed: the same split
+
+
 def test_learning_curve_runs_the_neural_functional_on_raw_weights_only(
     zoo_path, tmp_path, bench_cache
 ):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import time
 import warnings
@@ -126,12 +127,15 @@ def remaining_text(cost_done: float, cost_left: float, seconds: float, cost_tota
     '60% of the work, ~0:04:00 left'
     >>> remaining_text(0.0, 50.0, 5.0, 100.0)
     '50% of the work, ~? left'
+    >>> remaining_text(99.6, 0.4, 60.0, 100.0)  # never "100%" before the last group
+    '99% of the work, ~0:00:00 left'
     """
     share = 1.0 - cost_left / cost_total if cost_total > 0 else 1.0
+    percent = f"{math.floor(100 * share + 1e-9)}%"  # 100% only when nothing is left
     if cost_done <= 0:
-        return f"{share:.0%} of the work, ~? left"
+        return f"{percent} of the work, ~? left"
     left = datetime.timedelta(seconds=round(seconds * cost_left / cost_done))
-    return f"{share:.0%} of the work, ~{left} left"
+    return f"{percent} of the work, ~{left} left"
 
 
 @dataclass
@@ -525,7 +529,8 @@ def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home
             done_now, left = done_now + cost[group], left - cost[group]
             if bar is not None:
                 seconds = time.monotonic() - start
-                bar.set_postfix_str(remaining_text(done_now, left, seconds, sum(cost)))
+                text = remaining_text(done_now, left, seconds, sum(cost))
+                bar.set_postfix_str(text, refresh=False)  # drawn with the new count
                 bar.update(len(plan.groups[group]))
     finally:
         if bar is not None:
