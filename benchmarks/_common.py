@@ -116,8 +116,21 @@ class Zoo:
 
     @property
     def fingerprint(self) -> str:
-        st = (self.path / "weights.npy").stat()
-        return f"{self.path.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+        return zoo_fingerprint(self.path)
+
+
+def zoo_fingerprint(path: str | Path) -> str:
+    """Path, size and mtime of a zoo's ``weights.npy``: changes when the zoo is generated again."""
+    st = (Path(path) / "weights.npy").stat()
+    return f"{Path(path).resolve()}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def write_json_atomic(path: Path, result: dict) -> None:
+    """Write a cached result under a temporary name, then rename it (a killed run leaves none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, path)
 
 
 def zoo_name(path: Path) -> str:
@@ -542,10 +555,7 @@ def _evaluate_cell(zoo, kind, feature, n_trials, quick, seed, use_cache, parts):
             file=sys.stderr,
         )
         return result
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, result)
     return result
 
 

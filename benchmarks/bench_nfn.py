@@ -152,10 +152,9 @@ def cached_cell(zoo_path, bunch, kind, protocol, n_train, quick, seed, verbose, 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import _common as C
 
-    st = (Path(zoo_path) / "weights.npy").stat()
     parts = {
         "bench": "nfn",
-        "zoo": f"{Path(zoo_path).resolve()}:{st.st_size}:{int(st.st_mtime)}",
+        "zoo": C.zoo_fingerprint(zoo_path),
         "kind": kind,
         "feature": protocol,
         "n_train": n_train,
@@ -171,10 +170,7 @@ def cached_cell(zoo_path, bunch, kind, protocol, n_train, quick, seed, verbose, 
         if path.is_file() and not no_cache:
             return json.loads(path.read_text())
         result = run_cell(bunch, kind, protocol, n_train, quick, seed, verbose, nfn_params)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, path)
+        C.write_json_atomic(path, result)
     return result
 
 

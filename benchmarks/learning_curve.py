@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -97,10 +96,7 @@ def point(zoo: C.Zoo, kind: str, feature: str, size: int, repeat: int, args) -> 
         "tau": float(kendall_tau(y, pred)),
         "seconds": time.perf_counter() - start,
     }
-    C.CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, path)
+    C.write_json_atomic(path, result)
     return result
 
 
