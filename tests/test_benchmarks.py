@@ -88,6 +88,11 @@ def test_table2_and_table5(zoo_path, tmp_path, bench_cache):
     taus = [float(x) for x in re.findall(rf"\| ({FLOAT}) \|", nfn)]
     assert len(taus) == 3 and 0.2 < taus[0] <= 1.0  # W_L ranks NFN's test half
     assert "StatNN 0.915, NFN-HNP 0.934, NG-T 0.935" in nfn
+    by_fraction = (tmp_path / "t2_by_fraction.md").read_text()
+    w_l = next(line for line in by_fraction.splitlines() if line.startswith("| W_L (per-layer"))
+    r2s = [float(x) for x in re.findall(rf"\| ({FLOAT}) ", w_l)]
+    assert len(r2s) == 3 and r2s[0] == 0.988  # paper, all networks, train_fraction >= 0.5
+    assert all(-1.0 < r <= 1.0 for r in r2s[1:]) and r2s[1] != r2s[2]
     gaps = (tmp_path / "t2_gap_analysis.md").read_text()
     shares = [float(x) for x in re.findall(r"\| (\d+\.\d)% \|", gaps)]
     assert len(shares) == 4 and abs(sum(shares) - 100) < 0.5  # the four train fractions
