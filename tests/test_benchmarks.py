@@ -500,3 +500,26 @@ def test_learning_curve_runs_the_neural_functional_on_raw_weights_only(
     points = [json.loads(p.read_text()) for p in bench_cache.glob("lc-nfn-W-*.json")]
     assert sorted(p["size"] for p in points) == [24, 48]
     assert all(-10 < p["r2"] <= 1 and -1 <= p["tau"] <= 1 for p in points)
+
+
+def test_gap_by_epoch_scores_the_same_networks_at_every_checkpoint(zoo_path, tmp_path):
+    import gap_by_epoch
+
+    zoos = gap_by_epoch.zoo_at_epochs(zoo_path, [1, 6], 48, 0, "full")
+    early, final = zoos[1], zoos[6]
+    assert (early.train == final.train).all() and len(early.target) == len(final.target)
+    assert list(early.metrics["modeldir"]) == list(final.metrics["modeldir"])
+    assert (early.metrics["step"] == 1).all() and (final.metrics["step"] == 6).all()
+    assert early.target.mean() < final.target.mean()  # the same networks, trained longer
+
+    out = tmp_path / "gap.md"
+    argv = _args(zoo_path, out, "--epochs", "2", "6", "--features", "W_L", "W_L4")
+    text = gap_by_epoch.run(argv)
+    rows = [line for line in text.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [r.split("|")[1].strip() for r in rows] == ["2", "6"]
+    cells = [float(x) for x in re.findall(FLOAT, rows[1])]
+    accuracy, r2_wl, r2_wl4, gap = cells
+    assert 0 < accuracy < 1 and abs((r2_wl - r2_wl4) - gap) < 2e-3
+    assert out.read_text().startswith("### Single-layer inputs")
+    with pytest.raises(SystemExit, match=r"no checkpoint at epoch\(s\) \[7\]"):
+        gap_by_epoch.run(_args(zoo_path, out, "--epochs", "7"))
