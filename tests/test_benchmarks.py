@@ -521,5 +521,8 @@ def test_gap_by_epoch_scores_the_same_networks_at_every_checkpoint(zoo_path, tmp
     accuracy, r2_wl, r2_wl4, gap = cells
     assert 0 < accuracy < 1 and abs((r2_wl - r2_wl4) - gap) < 2e-3
     assert out.read_text().startswith("### Single-layer inputs")
+    half = gap_by_epoch.run([*argv, "--min-fraction", "0.5"])
+    n_train, n_test = map(int, re.search(r"only; (\d+) train / (\d+) test", half).groups())
+    assert 0 < n_train < 48 and 0 < n_test < 48  # the 10 % and 25 % networks left out
     with pytest.raises(SystemExit, match=r"no checkpoint at epoch\(s\) \[7\]"):
         gap_by_epoch.run(_args(zoo_path, out, "--epochs", "7"))
