@@ -66,11 +66,14 @@ def run(argv=None) -> str:
         + ", ".join(f"{C.FEATURE_SETS[f].symbol} {v:.3f}" for f, v in P.TABLE1_CIFAR10[k].items())
         for k in args.estimators
     )
+    budget = [f"{args.n_trials} CV-search trials per {kind} cell"
+              for kind in ("GBM/L-Linear",) if {"gbm", "lin"} & set(args.estimators)]  # fmt: skip
+    if "dnn" in args.estimators:
+        ran = ", ".join(C.FEATURE_SETS[f].symbol for f in args.dnn_features) or "nothing"
+        budget.append(f"{C.trials_for('dnn', args.n_trials)} per DNN cell (run on {ran})")
     notes = (
         f"Test R² (mean ± std over the best configuration trained on each of the 3 CV folds), "
-        f"{args.n_trials} CV-search trials per GBM/L-Linear cell and "
-        f"{C.trials_for('dnn', args.n_trials)} per DNN cell (paper: 1k); DNN run on "
-        f"{', '.join(C.FEATURE_SETS[f].symbol for f in args.dnn_features) or 'nothing'}. "
+        f"{' and '.join(budget)} (paper: 1k). "
         f"Zoos: {C.zoo_summary(args.zoos)}. Paper numbers: Table 5, MNIST block; "
         f"paper Table 1 itself is CIFAR10-GS ({cifar})."
     )

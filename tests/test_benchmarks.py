@@ -109,6 +109,8 @@ def test_table1(zoo_path, tmp_path, bench_cache):
     rows = [line for line in text.splitlines() if line.startswith(("| GBM", "| L-Linear"))]
     assert len(rows) == 2
     assert "0.988 (paper MNIST)" in rows[0] and "0.815 (paper MNIST)" in rows[1]
+    assert "2 CV-search trials per GBM/L-Linear cell (paper: 1k)" in text
+    assert "DNN" not in text.split("Zoos:")[0]  # no DNN budget for a table without a DNN row
 
 
 def test_table3_transfer(zoo_path, tmp_path, bench_cache):
