@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import _common as C
@@ -33,7 +34,7 @@ def _write_nfn_split(zoo: C.Zoo, path: Path, seed: int) -> Path:
         n_rows = int(np.load(zoo.path / "weights.npy", mmap_mode="r").shape[0])
         order = np.random.RandomState(seed).permutation(n_rows)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text("0\n" + "".join(f"{i}\n" for i in order))
         tmp.replace(path)
         return path
@@ -97,6 +98,19 @@ def _fit_score(estimator, X, y, train, test) -> tuple[np.ndarray, float]:
     return pred, float(r2_score(y[test], pred))
 
 
+def subset_r2(estimator, X, y, train, test) -> float | None:
+    """Test R² of ``estimator`` on a subset split; None when there is no honest number.
+
+    None when either side has fewer than 2 networks, or when the fitted model predicts one
+    constant (too few networks for a single split of the trees): its R² would describe the
+    subset's spread, not the input, and would be the same for every input.
+    """
+    if len(train) < 2 or len(test) < 2:
+        return None
+    pred, r2 = _fit_score(estimator, X, y, train, test)
+    return None if np.ptp(pred) == 0 else r2
+
+
 def gap_analysis(zoo: C.Zoo, n_trials: int, quick: bool, seed: int = 0) -> dict:
     """Measured explanations of a W_L gap to the paper (GBM, best configuration of Table 2).
 
@@ -126,8 +140,8 @@ def gap_analysis(zoo: C.Zoo, n_trials: int, quick: bool, seed: int = 0) -> dict:
              float(np.nanmean(gap[zoo.test][mask])), float(within))
         )  # fmt: skip
 
-    halves = _large_fraction_split(zoo)
-    r2_half = None if halves is None else _fit_score(estimator, X, y, *halves)[1]
+    halves = large_fraction_split(zoo)
+    r2_half = None if halves is None else subset_r2(estimator, X, y, *halves)
     X_lw = np.hstack([C.features(zoo, "lambda"), X]).astype(np.float32)
     return {
         "r2": r2,
@@ -139,7 +153,7 @@ def gap_analysis(zoo: C.Zoo, n_trials: int, quick: bool, seed: int = 0) -> dict:
     }
 
 
-def _large_fraction_split(zoo: C.Zoo, min_fraction: float = 0.5):
+def large_fraction_split(zoo: C.Zoo, min_fraction: float = 0.5):
     """(train, test) of the paper split restricted to ``train_fraction >= min_fraction``.
 
     None when the zoo has no network below ``min_fraction`` (nothing to restrict).
@@ -161,15 +175,16 @@ def large_fraction_r2(
     least half of the training images (training and test restricted alike). The difference is
     what the networks trained on 10 % and 25 % of the images cost that input: the measured part
     of its gap to the paper, whose zoo trained on the full 60,000-image MNIST.
-    Returns ``(r2_all, r2_large_fractions)``; the second is None when there is nothing to drop.
+    Returns ``(r2_all, r2_large_fractions)``; the second is None when there is nothing to drop
+    or too little left (`subset_r2`).
     """
     result = C.evaluate(zoo, "gbm", feature, n_trials, quick=quick, seed=seed)
     estimator, _ = C.make_estimator("gbm", quick, seed, paper=zoo.protocol == "paper")
     estimator.set_params(**result["best_params"])
     X, y = C.features(zoo, feature), zoo.target
     r2_all = _fit_score(estimator, X, y, zoo.train, zoo.test)[1]
-    halves = _large_fraction_split(zoo)
-    r2_half = None if halves is None else _fit_score(estimator, X, y, *halves)[1]
+    halves = large_fraction_split(zoo)
+    r2_half = None if halves is None else subset_r2(estimator, X, y, *halves)
     return r2_all, r2_half
 
 

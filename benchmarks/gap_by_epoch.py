@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C  # noqa: E402
+import _protocols  # noqa: E402
 import paper_numbers as P  # noqa: E402
 
 FEATURES = ("W_L", "W_L4", "W_L14")
@@ -73,15 +74,20 @@ def kept(zoo: C.Zoo, min_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return zoo.train[keep[zoo.train]], zoo.test[keep[zoo.test]]
 
 
-def r2_at(zoo: C.Zoo, feature: str, quick: bool, seed: int, min_fraction: float) -> float:
-    """Test R² of the default GBM on ``feature`` (networks below ``min_fraction`` left out)."""
-    from sklearn.metrics import r2_score
+def r2_at(zoo: C.Zoo, feature: str, quick: bool, seed: int, min_fraction: float) -> float | None:
+    """Test R² of the default GBM on ``feature`` (networks below ``min_fraction`` left out).
 
+    None when too few networks are left for an honest number (`_protocols.subset_r2`).
+    """
     estimator, _ = C.make_estimator("gbm", quick, seed, paper=zoo.protocol == "paper")
     train, test = kept(zoo, min_fraction)
-    X, y = C.features(zoo, feature), zoo.target
-    estimator.fit(X[train], y[train])
-    return float(r2_score(y[test], estimator.predict(X[test])))
+    return _protocols.subset_r2(estimator, C.features(zoo, feature), zoo.target, train, test)
+
+
+def _cell(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def available_epochs(path: Path) -> list[int]:
@@ -104,10 +110,13 @@ def run(argv=None) -> str:
         help="keep only networks with train_fraction >= this (default: all)",
     )
     args = C.parse(p, argv)
+    if not 0.0 <= args.min_fraction <= 1.0:  # also refuses nan
+        raise SystemExit(f"--min-fraction must be in [0, 1], got {args.min_fraction}")
+    args.features = list(dict.fromkeys(args.features))
     blocks = []
     for loaded in args.zoos:
         started = time.perf_counter()
-        epochs = args.epochs or [e for e in available_epochs(loaded.path) if e >= 1]
+        epochs = sorted(set(args.epochs or [e for e in available_epochs(loaded.path) if e >= 1]))
         missing = sorted(set(epochs) - set(available_epochs(loaded.path)))
         if missing:
             raise SystemExit(
@@ -125,9 +134,13 @@ def run(argv=None) -> str:
                   for f in args.features}  # fmt: skip
             train, test = kept(zoo, args.min_fraction)
             accuracy = zoo.target[np.concatenate([train, test])].mean()
-            row = [str(epoch), f"{accuracy:.3f}"] + [f"{r2[f]:.3f}" for f in r2]
+            row = [str(epoch), f"{accuracy:.3f}"] + [_cell(r2[f]) for f in r2]
             if "W_L" in r2:
-                row += [f"{r2['W_L'] - r2[f]:+.3f}" for f in r2 if f != "W_L"]
+                row += [
+                    _cell(None if None in (r2["W_L"], r2[f]) else r2["W_L"] - r2[f], signed=True)
+                    for f in r2
+                    if f != "W_L"
+                ]
             rows.append(row)
         paper = ", ".join(f"{C.FEATURE_SETS[f].symbol} {P.table2(f, 'MNIST'):.3f}"
                           for f in args.features)  # fmt: skip
@@ -142,7 +155,8 @@ def run(argv=None) -> str:
     notes = (
         "Test R² of the benchmark default GBM (no search) per checkpoint epoch: weights and test "
         "accuracy of the same networks at that epoch, one fixed split for every epoch; mean "
-        "test accuracy of the networks scored."
+        "test accuracy of the networks scored. n/a: too few networks to fit (the model "
+        "predicts a constant)."
     )
     return C.emit(args, "Single-layer inputs against training length", "\n\n".join(blocks), notes)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -377,9 +378,12 @@ def write_nfn_split(zoo_or_n: Any, path: str | os.PathLike, random_state: Any = 
     n_rows = _n_file_rows(zoo_or_n)
     order = check_random_state(random_state).permutation(n_rows)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # a name of its own per call: two processes writing the same split never share a temp file
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        os.chmod(tmp, 0o644)  # mkstemp's 0o600 would keep the split file from other users
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write("0\n")
             f.write("".join(f"{i}\n" for i in order))
         os.replace(tmp, path)

@@ -528,3 +528,21 @@ def test_gap_by_epoch_scores_the_same_networks_at_every_checkpoint(zoo_path, tmp
     assert 0 < n_train < 48 and 0 < n_test < 48  # the 10 % and 25 % networks left out
     with pytest.raises(SystemExit, match=r"no checkpoint at epoch\(s\) \[7\]"):
         gap_by_epoch.run(_args(zoo_path, out, "--epochs", "7"))
+    with pytest.raises(SystemExit, match=r"--min-fraction must be in \[0, 1\], got 2.0"):
+        gap_by_epoch.run([*argv, "--min-fraction", "2"])
+    # a handful of networks: the trees cannot split, so no R² rather than one for every input
+    tiny = gap_by_epoch.run([*argv, "--min-fraction", "1"])
+    assert "| n/a | n/a | n/a |" in tiny
+
+
+def test_subset_r2_refuses_empty_or_unsplittable_subsets(zoo_path):
+    import _protocols
+    from sklearn.dummy import DummyRegressor
+
+    zoo = _common.load(zoo_path)
+    X, y = _common.features(zoo, "W_L"), zoo.target
+    gbm, _ = _common.make_estimator("gbm", quick=True)
+    assert _protocols.subset_r2(gbm, X, y, zoo.train[:0], zoo.test) is None
+    assert _protocols.subset_r2(DummyRegressor(), X, y, zoo.train, zoo.test) is None
+    r2 = _protocols.subset_r2(gbm, X, y, zoo.train, zoo.test)
+    assert r2 is not None and -1.0 < r2 <= 1.0

@@ -79,3 +79,20 @@ def test_write_nfn_split_rejects_what_is_not_a_zoo(tmp_path):
     with pytest.raises(TypeError, match="got list"):
         write_nfn_split([1, 2], tmp_path / "s.csv")
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_write_nfn_split_from_two_writers_at_once(tmp_path):
+    # each call writes through a temporary file of its own: no writer deletes another's
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "zoo_split.csv"
+
+    def write(_):
+        return write_nfn_split(17000, path, random_state=0)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert len(list(pool.map(write, range(40)))) == 40
+    lines = path.read_text().split()
+    assert lines[0] == "0" and sorted(map(int, lines[1:])) == list(range(17000))
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+    assert path.stat().st_mode & 0o044  # readable by group and others, like any written file
