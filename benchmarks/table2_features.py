@@ -134,10 +134,12 @@ def run(argv=None) -> str:
             mse, mse_sd = P.TABLE6_MSE_WL["MNIST"][kind]
             row += [f"{r2:.3f} ± {r2_sd:.3f}", f"{mse:.3f} ± {mse_sd:.3f}"]
             rows.append(row)
+        budget = f"{args.n_trials} trials per L-Linear/GBM cell"
+        if "dnn" in args.table5_estimators:
+            budget += f", {C.trials_for('dnn', args.n_trials)} per DNN cell"
         notes = (
             f"W_L (per-layer stats) input; test R² and MSE, mean ± std over the 3 fold models. "
-            f"{args.n_trials} trials per L-Linear/GBM cell, {C.trials_for('dnn', args.n_trials)} "
-            f"per DNN cell."
+            f"{budget}."
         )
         sub = C.emit(
             _Sub(args, "table5_6"),
