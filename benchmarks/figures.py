@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/figures.py
     python benchmarks/figures.py --quick --zoo DIR --out /tmp/figs
+    python benchmarks/figures.py --mode paper --zoo D --zoo M --only fig4 --suffix _17k
 """
 
 from __future__ import annotations
@@ -43,20 +44,43 @@ def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
 
 
+FIGURES = ("fig2", "fig3", "fig4", "fig5")
+
+
 def run(argv=None) -> list[Path]:
     p = C.parser(__doc__.splitlines()[0])
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=FIGURES,
+        default=list(FIGURES),
+        help="draw these figures only (fig4 and fig5 refit GBMs; fig5 one on all weights W)",
+    )
+    p.add_argument(
+        "--suffix", default="", help="appended to every file name, e.g. _17k for the paper zoos"
+    )
     args = C.parse(p, argv)
     out = Path(args.out) if args.out is not None else C.FIGURE_DIR
     written = []
+    for name, draw in (("fig2", _fig2), ("fig3", _fig3), ("fig4", _fig4), ("fig5", _fig5)):
+        if name in args.only:
+            for stem, fig in draw(args):
+                written.append(save_figure(fig, out / f"{stem}{args.suffix}.png"))
+                plt.close("all")
+    for path in written:
+        print(path)
+    return written
 
+
+def _fig2(args):
     test_acc = {z.name: z.target for z in args.zoos}
     train_acc = None
     if all("train_accuracy" in z.metrics for z in args.zoos):
         train_acc = {z.name: z.metrics["train_accuracy"].to_numpy(float) for z in args.zoos}
-    fig = plot_accuracy_histograms(test_acc, train_acc)
-    written.append(save_figure(fig, out / "fig2_accuracy_histograms.png"))
-    plt.close("all")
+    yield "fig2_accuracy_histograms", plot_accuracy_histograms(test_acc, train_acc)
 
+
+def _fig3(args):
     for zoo in args.zoos:
         layers = zoo.layout.layers
         stats = LayerStatistics(zoo.layout, statistics=("q0", "q100"), kinds=["bias"])
@@ -65,9 +89,10 @@ def run(argv=None) -> list[Path]:
             frame, zoo.target, x=f"{layers[0]}/bias:range", y=f"{layers[-1]}/bias:range"
         )
         ax.set_title(f"{zoo.name}: bias ranges (paper Fig. 3)")
-        written.append(save_figure(ax, out / f"fig3_bias_ranges_{_slug(zoo.name)}.png"))
-        plt.close("all")
+        yield f"fig3_bias_ranges_{_slug(zoo.name)}", ax.figure
 
+
+def _fig4(args):
     n = len(args.zoos)
     fig, axes = plt.subplots(n, n, figsize=(4.5 * n, 4.5 * n), squeeze=False)
     for i, source in enumerate(args.zoos):
@@ -82,9 +107,10 @@ def run(argv=None) -> list[Path]:
             )
     fig.suptitle("GBM on W_L: true vs. predicted test accuracy (paper Fig. 4)")
     fig.tight_layout()
-    written.append(save_figure(fig, out / "fig4_true_vs_predicted.png"))
-    plt.close("all")
+    yield "fig4_true_vs_predicted", fig
 
+
+def _fig5(args):
     for zoo in args.zoos:
         fig, axes = plt.subplots(1, 2, figsize=(13, 7))
         model = C.fit_best(zoo, "gbm", "W", args.n_trials, args.quick, args.seed)
@@ -100,12 +126,7 @@ def run(argv=None) -> list[Path]:
         )
         axes[1].set_title(f"{zoo.name}: GBM on W_L, gain")
         fig.tight_layout()
-        written.append(save_figure(fig, out / f"fig5_feature_importance_{_slug(zoo.name)}.png"))
-        plt.close("all")
-
-    for path in written:
-        print(path)
-    return written
+        yield f"fig5_feature_importance_{_slug(zoo.name)}", fig
 
 
 if __name__ == "__main__":

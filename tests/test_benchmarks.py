@@ -147,6 +147,10 @@ def test_figures(zoo_path, tmp_path, bench_cache):
     assert len(names) == 4 and names[0] == "fig2_accuracy_histograms.png"
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # one figure alone, under a suffixed name (no GBM refit for the others)
+    only = figures.run([*_args(zoo_path, tmp_path / "one"), "--only", "fig3", "--suffix", "_17k"])
+    assert [p.name for p in only] == [names[1].replace(".png", "_17k.png")]
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [only[0].name]
 
 
 @pytest.mark.parametrize("extra", [[], ["--memmap"]])
