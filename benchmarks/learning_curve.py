@@ -77,7 +77,7 @@ def point(zoo: C.Zoo, kind: str, feature: str, size: int, repeat: int, args) -> 
         "repeat": repeat,
         "seed": args.seed,
         "n_train": len(zoo.train),
-        "estimator": repr(estimator),
+        "estimator": C.estimator_key(estimator),
         "version": 1,
     }
     digest = hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

@@ -354,6 +354,19 @@ def test_learning_curve_points_are_cached_and_drawn(zoo_path, tmp_path, bench_ca
     assert row in again and len(list(bench_cache.glob("lc-gbm-W_L-*.json"))) == 4
 
 
+def test_paper_gbm_bounds_lightgbm_memory_without_changing_cell_keys():
+    from skweights.models._gbm import EarlyStoppingLGBMRegressor
+
+    capped, _ = _common.make_estimator("gbm", False, seed=3, paper=True)
+    assert capped.get_params()["histogram_pool_size"] == _common.GBM_HISTOGRAM_POOL_MB > 0
+    uncapped = EarlyStoppingLGBMRegressor(
+        n_estimators=1000, stopping_rounds=50, random_state=3, n_jobs=1, verbose=-1
+    )
+    # the key of a cell computed before the cap: its cached result and study stay in use
+    assert _common.estimator_key(capped) == repr(uncapped)
+    assert _common.estimator_key(capped.set_params(num_leaves=7)) != repr(uncapped)
+
+
 def test_paper_mode_uses_the_paper_protocol_and_budget(zoo_path):
     args = _common.parse(_common.parser("x"), ["--mode", "paper", "--zoo", str(zoo_path),
                                                "--train-fraction", "60"])  # fmt: skip
