@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 import warnings
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -28,6 +27,7 @@ from skweights._format import (
     LAYOUT_FILE,
     METRICS_FILE,
     WEIGHTS_FILE,
+    atomic_write_text,
     download_zoo_archive,
     get_data_home,
     read_metrics,
@@ -378,17 +378,8 @@ def write_nfn_split(zoo_or_n: Any, path: str | os.PathLike, random_state: Any = 
     n_rows = _n_file_rows(zoo_or_n)
     order = check_random_state(random_state).permutation(n_rows)
     path = Path(path)
-    # a name of its own per call: two processes writing the same split never share a temp file
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp's 0o600 would keep the split file from other users
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("0\n")
-            f.write("".join(f"{i}\n" for i in order))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # a temporary file of its own per call: two writers of the same split never share one
+    atomic_write_text(path, "0\n" + "".join(f"{i}\n" for i in order))
     return path
 
 
