@@ -519,6 +519,9 @@ def _train_groups(store, plan, todo, workers, backend, scheduler, pin, data_home
             desc=f"zoo {plan.dataset}",
             # tqdm's own estimate assumes equal networks; the dearest groups go first
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]",
+            # one update per finished group: draw each (tqdm's 0.1 s default drops a group that
+            # finishes right after another, and its share of the work with it)
+            mininterval=0,
         )
     try:
         tasks = plan.tasks(todo, data_home, batch_size)
