@@ -153,16 +153,18 @@ def gap_analysis(zoo: C.Zoo, n_trials: int, quick: bool, seed: int = 0) -> dict:
     }
 
 
-def large_fraction_split(zoo: C.Zoo, min_fraction: float = 0.5):
-    """(train, test) of the paper split restricted to ``train_fraction >= min_fraction``.
-
-    None when the zoo has no network below ``min_fraction`` (nothing to restrict).
-    """
-    fraction = zoo.hyperparameters["train_fraction"].to_numpy(float)
-    keep = fraction >= min_fraction
-    if keep.all():
-        return None
+def fraction_split(zoo: C.Zoo, min_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) of the paper split restricted to ``train_fraction >= min_fraction``."""
+    keep = zoo.hyperparameters["train_fraction"].to_numpy(float) >= min_fraction
     return zoo.train[keep[zoo.train]], zoo.test[keep[zoo.test]]
+
+
+def large_fraction_split(zoo: C.Zoo, min_fraction: float = 0.5):
+    """`fraction_split`, or None when no network is below ``min_fraction`` (nothing to drop)."""
+    train, test = fraction_split(zoo, min_fraction)
+    if len(train) + len(test) == len(zoo.train) + len(zoo.test):
+        return None
+    return train, test
 
 
 def large_fraction_r2(

@@ -68,19 +68,13 @@ def zoo_at_epochs(path: Path, epochs, n_train, seed: int, protocol: str) -> dict
     return zoos
 
 
-def kept(zoo: C.Zoo, min_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) indices of the networks with ``train_fraction >= min_fraction``."""
-    keep = zoo.hyperparameters["train_fraction"].to_numpy(float) >= min_fraction
-    return zoo.train[keep[zoo.train]], zoo.test[keep[zoo.test]]
-
-
 def r2_at(zoo: C.Zoo, feature: str, quick: bool, seed: int, min_fraction: float) -> float | None:
     """Test R² of the default GBM on ``feature`` (networks below ``min_fraction`` left out).
 
     None when too few networks are left for an honest number (`_protocols.subset_r2`).
     """
     estimator, _ = C.make_estimator("gbm", quick, seed, paper=zoo.protocol == "paper")
-    train, test = kept(zoo, min_fraction)
+    train, test = _protocols.fraction_split(zoo, min_fraction)
     return _protocols.subset_r2(estimator, C.features(zoo, feature), zoo.target, train, test)
 
 
@@ -132,7 +126,7 @@ def run(argv=None) -> str:
         for epoch, zoo in zoos.items():
             r2 = {f: r2_at(zoo, f, args.quick, args.seed, args.min_fraction)
                   for f in args.features}  # fmt: skip
-            train, test = kept(zoo, args.min_fraction)
+            train, test = _protocols.fraction_split(zoo, args.min_fraction)
             accuracy = zoo.target[np.concatenate([train, test])].mean()
             row = [str(epoch), f"{accuracy:.3f}"] + [_cell(r2[f]) for f in r2]
             if "W_L" in r2:
@@ -144,7 +138,7 @@ def run(argv=None) -> str:
             rows.append(row)
         paper = ", ".join(f"{C.FEATURE_SETS[f].symbol} {P.table2(f, 'MNIST'):.3f}"
                           for f in args.features)  # fmt: skip
-        train, test = kept(next(iter(zoos.values())), args.min_fraction)
+        train, test = _protocols.fraction_split(next(iter(zoos.values())), args.min_fraction)
         subset = f"train_fraction ≥ {args.min_fraction:g} only; " if args.min_fraction else ""
         blocks.append(
             f"**{loaded.name}** ({subset}{len(train)} train / {len(test)} test "
