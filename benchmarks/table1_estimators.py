@@ -66,8 +66,9 @@ def run(argv=None) -> str:
         + ", ".join(f"{C.FEATURE_SETS[f].symbol} {v:.3f}" for f, v in P.TABLE1_CIFAR10[k].items())
         for k in args.estimators
     )
-    budget = [f"{args.n_trials} CV-search trials per {kind} cell"
-              for kind in ("GBM/L-Linear",) if {"gbm", "lin"} & set(args.estimators)]  # fmt: skip
+    budget = []
+    if {"gbm", "lin"} & set(args.estimators):
+        budget.append(f"{args.n_trials} CV-search trials per GBM/L-Linear cell")
     if "dnn" in args.estimators:
         ran = ", ".join(C.FEATURE_SETS[f].symbol for f in args.dnn_features) or "nothing"
         budget.append(f"{C.trials_for('dnn', args.n_trials)} per DNN cell (run on {ran})")
