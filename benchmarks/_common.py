@@ -676,7 +676,12 @@ def parse(p: argparse.ArgumentParser, argv=None):
     if not args.zoo:
         args.zoo = default_zoos(args.mode)
     protocol = "paper" if args.mode == "paper" else "full"
-    args.zoos = [load(z, args.train_fraction, args.seed, protocol) for z in args.zoo]
+    args.zoos = []
+    for z in args.zoo:
+        try:
+            args.zoos.append(load(z, args.train_fraction, args.seed, protocol))
+        except (FileNotFoundError, ValueError) as exc:  # a wrong --zoo or split: one line
+            p.error(f"--zoo {z}: {exc}")
     return args
 
 

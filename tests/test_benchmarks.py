@@ -564,3 +564,15 @@ def test_subset_r2_refuses_empty_or_unsplittable_subsets(zoo_path):
     assert _protocols.subset_r2(DummyRegressor(), X, y, zoo.train, zoo.test) is None
     r2 = _protocols.subset_r2(gbm, X, y, zoo.train, zoo.test)
     assert r2 is not None and -1.0 < r2 <= 1.0
+
+
+def test_a_wrong_zoo_is_a_one_line_usage_error(tmp_path, capsys):
+    import table2_features
+
+    (tmp_path / "weights.npy").write_bytes(b"")  # an interrupted generation: no metrics, layout
+    with pytest.raises(SystemExit) as exit_:
+        table2_features.run(["--quick", "--zoo", str(tmp_path)])
+    assert exit_.value.code == 2  # argparse's usage error, not a traceback
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error: --zoo " in err
+    assert "missing ['metrics.csv.gz', 'layout.csv']" in err
