@@ -154,8 +154,18 @@ def gap_analysis(zoo: C.Zoo, n_trials: int, quick: bool, seed: int = 0) -> dict:
 
 
 def fraction_split(zoo: C.Zoo, min_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) of the paper split restricted to ``train_fraction >= min_fraction``."""
-    keep = zoo.hyperparameters["train_fraction"].to_numpy(float) >= min_fraction
+    """(train, test) of the paper split restricted to ``train_fraction >= min_fraction``.
+
+    Raises ValueError when a network has no ``train_fraction`` (it would be dropped silently).
+    """
+    fractions = zoo.hyperparameters["train_fraction"].to_numpy(float)
+    missing = int(np.isnan(fractions).sum())
+    if missing:
+        raise ValueError(
+            f"{zoo.name}: train_fraction is missing for {missing} of {len(fractions)} networks; "
+            "expected one per network"
+        )
+    keep = fractions >= min_fraction
     return zoo.train[keep[zoo.train]], zoo.test[keep[zoo.test]]
 
 

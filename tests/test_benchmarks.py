@@ -576,3 +576,20 @@ def test_a_wrong_zoo_is_a_one_line_usage_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "error: --zoo " in err
     assert "missing ['metrics.csv.gz', 'layout.csv']" in err
+
+
+def test_fraction_split_refuses_networks_without_a_train_fraction(zoo_path):
+    import dataclasses
+
+    import _protocols
+
+    zoo = _common.load(zoo_path)
+    train, test = _protocols.fraction_split(zoo, 0.5)
+    fractions = zoo.hyperparameters["train_fraction"]
+    assert (fractions.iloc[train] >= 0.5).all() and (fractions.iloc[test] >= 0.5).all()
+    hyper = zoo.hyperparameters.copy()
+    hyper.loc[[0, 3], "train_fraction"] = np.nan
+    broken = dataclasses.replace(zoo, hyperparameters=hyper)
+    n = len(hyper)
+    with pytest.raises(ValueError, match=rf"missing for 2 of {n} networks; expected one per"):
+        _protocols.fraction_split(broken, 0.5)
