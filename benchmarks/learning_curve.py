@@ -195,7 +195,12 @@ def run(argv=None) -> str:
         figures.append(plot(zoo, curve, fig_dir / f"learning_curve_{slug}.png"))
         blocks.append(table(zoo, curve))
     config = (
-        f"the best of {args.n_trials} CV-search trials on the whole training split"
+        "the best of "
+        + ", ".join(
+            f"{C.trials_for(kind, args.n_trials)} ({C.ESTIMATOR_NAMES[kind]})"
+            for kind in args.estimators
+        )
+        + " CV-search trials on the whole training split"
         if args.tuned
         else "the benchmark defaults of `_common.make_estimator` (no search)"
     )

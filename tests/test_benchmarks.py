@@ -354,6 +354,16 @@ def test_learning_curve_points_are_cached_and_drawn(zoo_path, tmp_path, bench_ca
     assert row in again and len(list(bench_cache.glob("lc-gbm-W_L-*.json"))) == 4
 
 
+def test_a_tuned_learning_curve_names_each_estimators_own_search_budget(
+    zoo_path, tmp_path, bench_cache
+):
+    import learning_curve
+
+    argv = _args(zoo_path, tmp_path / "lc.md", "--features", "W_L", "--sizes", "48")
+    text = learning_curve.run([*argv, "--estimators", "gbm", "dnn", "--tuned", "--n-trials", "12"])
+    assert "the best of 12 (GBM), 2 (DNN) CV-search trials" in text  # DNN: a sixth of the budget
+
+
 def test_paper_gbm_bounds_lightgbm_memory_without_changing_cell_keys():
     from skweights.models._gbm import EarlyStoppingLGBMRegressor
 
