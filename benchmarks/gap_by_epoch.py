@@ -15,6 +15,7 @@ restricts training and test networks to ``train_fraction >= 0.5``.
 Usage::
 
     python benchmarks/gap_by_epoch.py --mode paper --zoo DIR --features W_L W_L4
+    python benchmarks/gap_by_epoch.py --mode paper --zoo LONG --train-fraction 1500 --repeats 5
     python benchmarks/gap_by_epoch.py --quick --zoo DIR --out /tmp/gap.md
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,10 +80,34 @@ def r2_at(zoo: C.Zoo, feature: str, quick: bool, seed: int, min_fraction: float)
     return _protocols.subset_r2(estimator, C.features(zoo, feature), zoo.target, train, test)
 
 
-def _cell(value: float | None, signed: bool = False) -> str:
-    if value is None:
+def _cell(values: list[float | None], signed: bool = False) -> str:
+    """``0.948`` for one repeat, ``0.948 ± 0.005`` (mean ± std) for several; n/a if any is None."""
+    if not values or any(v is None for v in values):
         return "n/a"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
+    text = f"{np.mean(values):+.3f}" if signed else f"{np.mean(values):.3f}"
+    return text if len(values) == 1 else f"{text} ± {np.std(values):.3f}"
+
+
+def r2_by_epoch(zoos: dict[int, C.Zoo], features, args, seed: int) -> dict[int, dict]:
+    """``{epoch: {feature: R² or None}}`` on the paper split and estimator seed ``seed``.
+
+    Every epoch gets the same split of the same networks.
+    """
+    from skweights.datasets import paper_split
+
+    n = len(next(iter(zoos.values())).target)
+    train, test = paper_split(n, n_train=args.train_fraction, random_state=seed)
+    return {
+        epoch: {
+            f: r2_at(replace(zoo, train=train, test=test), f, args.quick, seed, args.min_fraction)
+            for f in features
+        }
+        for epoch, zoo in zoos.items()
+    }
+
+
+def _gaps(r2: dict) -> list[float | None]:
+    return [None if None in (r2["W_L"], r2[f]) else r2["W_L"] - r2[f] for f in r2 if f != "W_L"]
 
 
 def available_epochs(path: Path) -> list[int]:
@@ -103,7 +129,15 @@ def run(argv=None) -> str:
         default=0.0,
         help="keep only networks with train_fraction >= this (default: all)",
     )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="splits and estimator seeds --seed, --seed+1, ...; cells are mean ± std (default: 1)",
+    )
     args = C.parse(p, argv)
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
     if not 0.0 <= args.min_fraction <= 1.0:  # also refuses nan
         raise SystemExit(f"--min-fraction must be in [0, 1], got {args.min_fraction}")
     args.features = list(dict.fromkeys(args.features))
@@ -118,28 +152,28 @@ def run(argv=None) -> str:
                 f"{available_epochs(loaded.path)}"
             )
         zoos = zoo_at_epochs(loaded.path, epochs, args.train_fraction, args.seed, loaded.protocol)
+        seeds = range(args.seed, args.seed + args.repeats)
+        runs = [r2_by_epoch(zoos, args.features, args, seed) for seed in seeds]
         headers = ["epoch", "mean test accuracy"]
         headers += [C.FEATURE_SETS[f].symbol for f in args.features]
         if "W_L" in args.features:
             headers += [f"W_L − {C.FEATURE_SETS[f].symbol}" for f in args.features if f != "W_L"]
         rows = []
         for epoch, zoo in zoos.items():
-            r2 = {f: r2_at(zoo, f, args.quick, args.seed, args.min_fraction)
-                  for f in args.features}  # fmt: skip
             train, test = _protocols.fraction_split(zoo, args.min_fraction)
             accuracy = zoo.target[np.concatenate([train, test])].mean()
-            row = [str(epoch), f"{accuracy:.3f}"] + [_cell(r2[f]) for f in r2]
-            if "W_L" in r2:
-                row += [
-                    _cell(None if None in (r2["W_L"], r2[f]) else r2["W_L"] - r2[f], signed=True)
-                    for f in r2
-                    if f != "W_L"
-                ]
+            row = [str(epoch), f"{accuracy:.3f}"]
+            row += [_cell([run[epoch][f] for run in runs]) for f in args.features]
+            if "W_L" in args.features:
+                gaps = [_gaps(run[epoch]) for run in runs]
+                row += [_cell([g[i] for g in gaps], signed=True) for i in range(len(gaps[0]))]
             rows.append(row)
         paper = ", ".join(f"{C.FEATURE_SETS[f].symbol} {P.table2(f, 'MNIST'):.3f}"
                           for f in args.features)  # fmt: skip
         train, test = _protocols.fraction_split(next(iter(zoos.values())), args.min_fraction)
         subset = f"train_fraction ≥ {args.min_fraction:g} only; " if args.min_fraction else ""
+        if args.repeats > 1:
+            subset += f"{args.repeats} random splits, "
         blocks.append(
             f"**{loaded.name}** ({subset}{len(train)} train / {len(test)} test "
             f"networks present at every epoch; {time.perf_counter() - started:.0f} s)\n\n"
@@ -148,8 +182,9 @@ def run(argv=None) -> str:
         )
     notes = (
         "Test R² of the benchmark default GBM (no search) per checkpoint epoch: weights and test "
-        "accuracy of the same networks at that epoch, one fixed split for every epoch; mean "
-        "test accuracy of the networks scored. n/a: too few networks to fit (the model "
+        "accuracy of the same networks at that epoch, one fixed split for every epoch (with "
+        "--repeats: mean ± std over that many splits and estimator seeds); mean test accuracy "
+        "of the networks scored (first split). n/a: too few networks to fit (the model "
         "predicts a constant)."
     )
     return C.emit(args, "Single-layer inputs against training length", "\n\n".join(blocks), notes)

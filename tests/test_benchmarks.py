@@ -563,6 +563,28 @@ def test_gap_by_epoch_scores_the_same_networks_at_every_checkpoint(zoo_path, tmp
     assert "| n/a | n/a | n/a |" in tiny
 
 
+def test_gap_by_epoch_repeats_report_mean_and_spread_over_splits(zoo_path, tmp_path):
+    import gap_by_epoch
+
+    argv = _args(zoo_path, tmp_path / "gap.md", "--epochs", "6", "--features", "W_L", "W_L4")
+    single = [gap_by_epoch.run([*argv, "--seed", str(s)]) for s in (0, 1, 2)]
+    r2 = [float(re.findall(FLOAT, _row(t, "6"))[1]) for t in single]
+    assert len(set(r2)) > 1  # the seeds draw different splits
+
+    text = gap_by_epoch.run([*argv, "--repeats", "3"])
+    assert "3 random splits" in text
+    cell = _row(text, "6").split("|")[3].strip()
+    mean, std = map(float, cell.split(" ± "))
+    assert mean == pytest.approx(np.mean(r2), abs=1e-3)
+    assert std == pytest.approx(np.std(r2), abs=1e-3)
+    with pytest.raises(SystemExit, match="--repeats must be at least 1, got 0"):
+        gap_by_epoch.run([*argv, "--repeats", "0"])
+
+
+def _row(text: str, first: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"| {first} |"))
+
+
 def test_subset_r2_refuses_empty_or_unsplittable_subsets(zoo_path):
     import _protocols
     from sklearn.dummy import DummyRegressor
