@@ -110,6 +110,45 @@ def _gaps(r2: dict) -> list[float | None]:
     return [None if None in (r2["W_L"], r2[f]) else r2["W_L"] - r2[f] for f in r2 if f != "W_L"]
 
 
+def plot(curves: dict[str, tuple[list[int], list[dict]]], features, path: Path) -> Path:
+    """One panel per zoo: test R² of each input against the checkpoint epoch.
+
+    ``curves`` maps a panel title to ``(epochs, runs)`` (`r2_by_epoch` per seed); error bars
+    are the std over runs, dashed lines the paper's MNIST R² of the same input at epoch 18.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skweights.plotting import save_figure
+
+    fig, axes = plt.subplots(
+        1, len(curves), figsize=(5.5 * len(curves), 4.5), layout="constrained", squeeze=False
+    )
+    for ax, (title, (epochs, runs)) in zip(axes[0], curves.items(), strict=True):
+        for i, f in enumerate(features):
+            values = np.array([[np.nan if r[e][f] is None else r[e][f] for r in runs]
+                               for e in epochs])  # fmt: skip
+            color = f"C{i}"
+            symbol = C.FEATURE_SETS[f].symbol
+            ax.errorbar(epochs, values.mean(axis=1), yerr=values.std(axis=1), marker="o",
+                        capsize=3, color=color, label=f"GBM on {symbol}")  # fmt: skip
+            ax.axhline(P.table2(f, "MNIST"), color=color, ls="--", lw=1,
+                       label=f"paper MNIST, {symbol}")  # fmt: skip
+        ax.set_xticks(epochs)
+        ax.set_xlabel("checkpoint epoch")
+        ax.set_ylabel("test R²")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=min(3, len(labels)))
+    fig.suptitle("Single-layer inputs against training length")
+    path = save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
 def available_epochs(path: Path) -> list[int]:
     import pandas as pd
 
@@ -135,13 +174,19 @@ def run(argv=None) -> str:
         default=1,
         help="splits and estimator seeds --seed, --seed+1, ...; cells are mean ± std (default: 1)",
     )
+    p.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="also draw R² against epoch, one panel per zoo, to this .png",
+    )
     args = C.parse(p, argv)
     if args.repeats < 1:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
     if not 0.0 <= args.min_fraction <= 1.0:  # also refuses nan
         raise SystemExit(f"--min-fraction must be in [0, 1], got {args.min_fraction}")
     args.features = list(dict.fromkeys(args.features))
-    blocks = []
+    blocks, curves = [], {}
     for loaded in args.zoos:
         started = time.perf_counter()
         epochs = sorted(set(args.epochs or [e for e in available_epochs(loaded.path) if e >= 1]))
@@ -154,6 +199,10 @@ def run(argv=None) -> str:
         zoos = zoo_at_epochs(loaded.path, epochs, args.train_fraction, args.seed, loaded.protocol)
         seeds = range(args.seed, args.seed + args.repeats)
         runs = [r2_by_epoch(zoos, args.features, args, seed) for seed in seeds]
+        subset = f", train_fraction ≥ {args.min_fraction:g}" if args.min_fraction else ""
+        n_train = len(_protocols.fraction_split(next(iter(zoos.values())), args.min_fraction)[0])
+        n = len(next(iter(zoos.values())).target)
+        curves[f"{loaded.name}: {n} networks, {n_train} train{subset}"] = (list(zoos), runs)
         headers = ["epoch", "mean test accuracy"]
         headers += [C.FEATURE_SETS[f].symbol for f in args.features]
         if "W_L" in args.features:
@@ -180,6 +229,8 @@ def run(argv=None) -> str:
             + C.markdown_table(headers, rows)
             + f"\n\nPaper, MNIST at epoch 18 of 60,000 images: {paper}."
         )
+    if args.figure is not None:
+        blocks.append(f"Figure: {plot(curves, args.features, args.figure).name}.")
     notes = (
         "Test R² of the benchmark default GBM (no search) per checkpoint epoch: weights and test "
         "accuracy of the same networks at that epoch, one fixed split for every epoch (with "

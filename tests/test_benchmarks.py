@@ -571,8 +571,10 @@ def test_gap_by_epoch_repeats_report_mean_and_spread_over_splits(zoo_path, tmp_p
     r2 = [float(re.findall(FLOAT, _row(t, "6"))[1]) for t in single]
     assert len(set(r2)) > 1  # the seeds draw different splits
 
-    text = gap_by_epoch.run([*argv, "--repeats", "3"])
-    assert "3 random splits" in text
+    figure = tmp_path / "gap.png"
+    text = gap_by_epoch.run([*argv, "--repeats", "3", "--figure", str(figure)])
+    assert "3 random splits" in text and "Figure: gap.png" in text
+    assert figure.read_bytes().startswith(b"\x89PNG")
     cell = _row(text, "6").split("|")[3].strip()
     mean, std = map(float, cell.split(" ± "))
     assert mean == pytest.approx(np.mean(r2), abs=1e-3)
