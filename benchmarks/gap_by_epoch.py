@@ -181,6 +181,8 @@ def run(argv=None) -> str:
         help="also draw R² against epoch, one panel per zoo, to this .png",
     )
     args = C.parse(p, argv)
+    if args.figure is not None and args.figure.suffix.lower() != ".png":
+        raise SystemExit(f"--figure must be a .png file, got {args.figure}")
     if args.repeats < 1:
         raise SystemExit(f"--repeats must be at least 1, got {args.repeats}")
     if not 0.0 <= args.min_fraction <= 1.0:  # also refuses nan

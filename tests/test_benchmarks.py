@@ -579,6 +579,8 @@ def test_gap_by_epoch_repeats_report_mean_and_spread_over_splits(zoo_path, tmp_p
     mean, std = map(float, cell.split(" ± "))
     assert mean == pytest.approx(np.mean(r2), abs=1e-3)
     assert std == pytest.approx(np.std(r2), abs=1e-3)
+    with pytest.raises(SystemExit, match="--figure must be a .png file, got "):
+        gap_by_epoch.run([*argv, "--figure", str(tmp_path)])
     with pytest.raises(SystemExit, match="--repeats must be at least 1, got 0"):
         gap_by_epoch.run([*argv, "--repeats", "0"])
 
