@@ -144,19 +144,40 @@ def _trials_of(storage, pid, state):
     return [t.number for t in trials if t.user_attrs.get("worker") == worker]
 
 
-def _stop_mid_trial(proc, storage, timeout=600):
+def _in_transaction(url: str, pid: int) -> bool:
+    """Whether a connection of process ``pid`` to the server is inside a transaction.
+
+    Matched on the client ports the process holds (``pg_stat_activity.client_port``).
+    """
+    import psutil
+    import psycopg
+
+    process = psutil.Process(pid)
+    connections = getattr(process, "net_connections", None) or process.connections
+    ports = {c.laddr.port for c in connections(kind="tcp") if c.raddr}
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT client_port, state FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchall()
+    return any(port in ports and state != "idle" for port, state in rows)
+
+
+def _stop_mid_trial(proc, storage, url, timeout=600):
     """SIGSTOP ``proc`` at a moment it has a running trial (after a finished one); return it.
 
-    A stopped process cannot finish its trial, so the SIGKILL that follows is mid-trial.
+    A stopped process cannot finish its trial, so the SIGKILL that follows is mid-trial. It is
+    never left stopped inside a database transaction: its row locks would then block the next
+    worker's stale-trial check until the kill, while the test waits for that worker's first
+    trial before killing (a hang seen in CI). A SIGKILL ends the transaction; a SIGSTOP does not.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _trials_of(storage, proc.pid, TrialState.COMPLETE):
             proc.send_signal(signal.SIGSTOP)
             running = _trials_of(storage, proc.pid, TrialState.RUNNING)
-            if running:
+            if running and not _in_transaction(url, proc.pid):
                 return running[0]
-            proc.send_signal(signal.SIGCONT)  # stopped between two trials: try again
+            proc.send_signal(signal.SIGCONT)  # between two trials or mid-transaction: again
         time.sleep(0.02)
     raise AssertionError(f"worker {proc.pid} never had a running trial after a finished one")
 
@@ -173,7 +194,7 @@ def test_killed_worker_trial_is_failed_retried_and_the_study_ends_with_n_trials(
     a = subprocess.Popen(_fit_command(zoo_path, url, tmp_path / "a.joblib", n_trials), env=_env())
     b = None
     try:
-        killed = _stop_mid_trial(a, storage)
+        killed = _stop_mid_trial(a, storage, url)
         # B joins the study A created (same command, so the same derived study name)
         b = subprocess.Popen(
             _fit_command(zoo_path, url, tmp_path / "b.joblib", n_trials), env=_env()
